@@ -17,7 +17,7 @@ export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 
 export interface ConnectionOptions {
   role: Role;
-  /** Largest message accepted, in bytes (default 64 MiB). Larger ones fail the connection with 1009. */
+  /** Largest message accepted, in bytes (default 64 MiB - 1). Larger ones fail the connection with 1009. */
   maxLength?: number;
   /** Most fragments one message may have (default 1,048,576: generous, but bounded). */
   maxFragments?: number;
@@ -51,7 +51,8 @@ export type ConnectionEvent =
   /** The peer broke the protocol: a close frame with `code` was queued as a `write` before this event. */
   | { type: 'fail'; code: number; reason: string };
 
-const DEFAULT_MAX_LENGTH = 64 * 1024 * 1024;
+/** 64 MiB - 1, websocket-driver's default: small enough that a VPS survives a peer that uses it all. */
+export const DEFAULT_MAX_LENGTH = 0x3ffffff;
 const DEFAULT_MAX_FRAGMENTS = 1024 * 1024;
 /** Below this, a server frame's header and payload are copied into one buffer: one write beats two. */
 const SMALL_FRAME_COPY_LIMIT = 1024;

@@ -1,0 +1,493 @@
+// Owns what server and client drivers share: the websocket-driver API over one sans-IO Connection,
+// the extension pipeline with its ordering, and the translation of core events into emitter events.
+
+import { EventEmitter } from 'node:events';
+import type { Extension, ExtensionMessage } from '../extensions/extension.js';
+import { Extensions } from '../extensions/extensions.js';
+import { type PerMessageDeflateOptions, permessageDeflate } from '../extensions/permessage-deflate.js';
+import { Connection, type ConnectionEvent, DEFAULT_MAX_LENGTH, type Role } from '../protocol/connection.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { RSV1, RSV2, RSV3 } from '../protocol/frame.js';
+import { assertSafeHeader } from '../protocol/handshake.js';
+import { CloseCode, Opcode } from '../protocol/opcodes.js';
+import { IOStream, MessagesStream, type StreamDriver } from './streams.js';
+
+/** Options every driver takes (websocket-driver's, plus hybi's). */
+export interface DriverOptions {
+  /** Largest incoming message in bytes (default 64 MiB - 1, as websocket-driver). Larger: close 1009. */
+  maxLength?: number;
+  /** Subprotocols: the server's supported list in preference order, or the client's offer. */
+  protocols?: string | readonly string[];
+  /** Client: mask outgoing frames (default true; RFC 6455 §5.3). */
+  masking?: boolean;
+  /** Server: fail with 1002 when a client frame is unmasked (default true; RFC 6455 §5.1). */
+  requireMasking?: boolean;
+  /** Most frames one message may have (default 1,048,576). */
+  maxFragments?: number;
+  /** Largest HTTP head accepted in raw-socket mode (default 16 KiB). */
+  maxHeadSize?: number;
+  /** hybi's built-in permessage-deflate (RFC 7692): `true` or its options. Off by default. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+}
+
+export const DRIVER_OPTION_KEYS: readonly string[] = [
+  'maxLength',
+  'protocols',
+  'masking',
+  'requireMasking',
+  'maxFragments',
+  'maxHeadSize',
+  'perMessageDeflate',
+];
+
+export interface MessageEvent {
+  /** A string for a text message, a Buffer for a binary one. */
+  data: string | Buffer;
+}
+export interface PingEvent {
+  /** The payload as a string (websocket-driver's shape); `payload` has the bytes. */
+  data: string;
+  payload: Buffer;
+}
+export interface CloseEvent {
+  code: number;
+  reason: string;
+}
+
+export type ReadyState = 0 | 1 | 2 | 3;
+const STATES = ['connecting', 'open', 'closing', 'closed'] as const;
+export type DriverState = (typeof STATES)[number];
+
+export interface DriverEvents {
+  connect: [];
+  open: [];
+  message: [MessageEvent];
+  ping: [PingEvent];
+  pong: [PingEvent];
+  close: [CloseEvent];
+  error: [Error];
+}
+
+const EMPTY = Buffer.alloc(0);
+
+type PendingSend =
+  | { kind: 'data'; opcode: number; data: string | Buffer; compress: boolean }
+  | { kind: 'ping' | 'pong'; data: Buffer };
+
+/**
+ * The protocol side of a websocket-driver driver. Subclasses do the opening handshake and call `open()`.
+ */
+export abstract class Driver extends EventEmitter<DriverEvents> implements StreamDriver {
+  /** 0 connecting, 1 open, 2 closing, 3 closed (the WebSocket API's numbers). */
+  readyState: ReadyState = 0;
+  /** The negotiated subprotocol, or '' when none was. */
+  protocol = '';
+  readonly version = 'hybi-13';
+  url: string;
+  /** Server: the request's headers; client: the response's. */
+  headers: Record<string, string | string[] | undefined> = {};
+  readonly io: IOStream;
+  readonly messages: MessagesStream;
+
+  protected readonly options: DriverOptions;
+  protected readonly role: Role;
+  protected readonly extensions: Extensions;
+  protected readonly customHeaders: Record<string, string> = {};
+  protected connection: Connection | undefined;
+  protected readonly maxLength: number;
+  /** Bytes that arrived before the connection opened (frames a client sent right after its request). */
+  private pendingInput: Buffer[] = [];
+  private queuedSends: PendingSend[] = [];
+  private outgoingInFlight = 0;
+  private deferredClose: { code: number; reason: string } | undefined;
+  /** A received message is in the extension pipeline; reading further waits for it. */
+  private isAwaitingExtension = false;
+  private hasTransportEnded = false;
+  private readonly pingCallbacks = new Map<string, (() => void)[]>();
+  private hasEmittedClose = false;
+
+  protected constructor(role: Role, url: string, options: DriverOptions) {
+    super();
+    this.role = role;
+    this.url = url;
+    this.options = options;
+    this.maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+    this.extensions = new Extensions({ maxLength: this.maxLength });
+    if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
+      this.extensions.add(
+        permessageDeflate(options.perMessageDeflate === true ? {} : options.perMessageDeflate),
+      );
+    }
+    this.io = new IOStream(this);
+    this.messages = new MessagesStream(this);
+    // As in websocket-driver: protocol errors reach 'error' listeners but never crash a process that has none.
+    this.messages.on('error', () => {});
+    this.on('message', (event) => {
+      if (this.messages.readable) this.messages.emit('data', event.data);
+    });
+    this.on('close', () => {
+      const messages = this.messages;
+      if (!messages.readable) return;
+      messages.readable = false;
+      messages.writable = false;
+      messages.emit('end');
+    });
+  }
+
+  /** 'connecting', 'open', 'closing' or 'closed'. */
+  getState(): DriverState {
+    return STATES[this.readyState];
+  }
+
+  /**
+   * Adds a header to the handshake (before `start()` only). Throws TypeError for a name that is not a
+   * token or a value with CR, LF or NUL (no response splitting).
+   */
+  setHeader(name: string, value: string | number): boolean {
+    if (this.readyState > 0) return false;
+    const text = String(value);
+    assertSafeHeader(name, text);
+    this.customHeaders[name] = text;
+    return true;
+  }
+
+  /** Registers an extension (websocket-extensions style, e.g. npm `permessage-deflate`) before `start()`. */
+  addExtension(extension: Extension): boolean {
+    if (this.readyState > 0) return false;
+    this.extensions.add(extension);
+    return true;
+  }
+
+  /** Names of the extensions negotiated in the handshake. */
+  get negotiatedExtensions(): string[] {
+    return this.extensions.activeNames;
+  }
+
+  abstract start(): boolean;
+
+  /** Feeds bytes received from the transport. Takes ownership of `chunk` (payloads are unmasked in place). */
+  parse(chunk: Buffer): void {
+    if (this.readyState === 3) return;
+    if (this.connection === undefined) {
+      this.receiveHandshakeBytes(chunk);
+      return;
+    }
+    this.connection.push(chunk);
+    this.pump();
+  }
+
+  /** Sends a text message. False when the connection is closing or closed. */
+  text(message: string): boolean {
+    return this.send(Opcode.Text, String(message), true);
+  }
+
+  /** Sends a binary message. */
+  binary(message: Buffer | Uint8Array): boolean {
+    const data = Buffer.isBuffer(message)
+      ? message
+      : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+    return this.send(Opcode.Binary, data, true);
+  }
+
+  /**
+   * Sends a message; `compress: false` opts this one out of compression.
+   * @example driver.send('{"type":"ack"}', { compress: false })
+   */
+  send(opcode: number, data: string | Buffer, compress: boolean): boolean;
+  send(data: string | Buffer, options?: { compress?: boolean }): boolean;
+  send(
+    first: number | string | Buffer,
+    second?: string | Buffer | { compress?: boolean },
+    third?: boolean,
+  ): boolean {
+    let opcode: number;
+    let data: string | Buffer;
+    let compress: boolean;
+    if (typeof first === 'number') {
+      opcode = first;
+      data = second as string | Buffer;
+      compress = third !== false;
+    } else {
+      data = first;
+      opcode = typeof first === 'string' ? Opcode.Text : Opcode.Binary;
+      compress = (second as { compress?: boolean } | undefined)?.compress !== false;
+    }
+    if (this.readyState > 1) return false;
+    if (this.readyState === 0) {
+      this.queuedSends.push({ kind: 'data', opcode, data, compress });
+      return true;
+    }
+    return this.sendNow(opcode, data, compress);
+  }
+
+  /** Sends a ping; `callback` runs when a pong with the same payload arrives. */
+  ping(message: string | Buffer = EMPTY, callback?: () => void): boolean {
+    if (this.readyState > 1) return false;
+    const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    if (callback !== undefined) {
+      const key = payload.toString('latin1');
+      const list = this.pingCallbacks.get(key);
+      if (list === undefined) this.pingCallbacks.set(key, [callback]);
+      else list.push(callback);
+    }
+    if (this.readyState === 0) {
+      this.queuedSends.push({ kind: 'ping', data: payload });
+      return true;
+    }
+    this.write(this.connection!.sendPing(payload));
+    return true;
+  }
+
+  /** Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3). */
+  pong(message: string | Buffer = EMPTY): boolean {
+    if (this.readyState > 1) return false;
+    const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    if (this.readyState === 0) {
+      this.queuedSends.push({ kind: 'pong', data: payload });
+      return true;
+    }
+    this.write(this.connection!.sendPong(payload));
+    return true;
+  }
+
+  /**
+   * Starts the closing handshake (websocket-driver's argument order: reason first). Messages sent
+   * earlier and still being compressed are written before the close frame.
+   */
+  close(reason?: string, code?: number): boolean {
+    const closeCode = code ?? CloseCode.Normal;
+    const closeReason = reason ?? '';
+    if (this.readyState === 0) {
+      this.readyState = 3;
+      this.emitClose(closeCode, closeReason);
+      return true;
+    }
+    if (this.readyState !== 1) return false;
+    this.readyState = 2;
+    if (this.outgoingInFlight > 0) this.deferredClose = { code: closeCode, reason: closeReason };
+    else this.write(this.connection!.sendClose(closeCode, closeReason));
+    return true;
+  }
+
+  /** @internal The transport ended: a connection not yet closed reports 1006 (RFC 6455 §7.1.5). */
+  transportEnded(): void {
+    if (this.readyState === 3) return;
+    if (this.connection === undefined) {
+      this.readyState = 3;
+      this.emitClose(CloseCode.Abnormal, '');
+      return;
+    }
+    if (this.isAwaitingExtension) {
+      // A message already received is still being decoded: deliver it before reporting the end.
+      this.hasTransportEnded = true;
+      return;
+    }
+    for (const event of this.connection.transportClosed()) this.handle(event);
+  }
+
+  // --- for subclasses ------------------------------------------------------------------------
+
+  /** Bytes before the connection opened: the handshake's, or early frames to keep for later. */
+  protected abstract receiveHandshakeBytes(chunk: Buffer): void;
+
+  protected holdInput(chunk: Buffer): void {
+    if (chunk.length > 0) this.pendingInput.push(chunk);
+  }
+
+  protected write(chunks: readonly Buffer[]): void {
+    const io = this.io;
+    if (!io.readable) return;
+    for (const chunk of chunks) io.emit('data', chunk);
+  }
+
+  /** The handshake succeeded: create the protocol connection, emit 'open', flush what waited. */
+  protected open(): void {
+    const options = this.options;
+    this.connection = new Connection({
+      role: this.role,
+      maxLength: this.maxLength,
+      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+      ...(options.requireMasking === undefined ? {} : { requireMasking: options.requireMasking }),
+      ...(options.masking === undefined ? {} : { masking: options.masking }),
+      allowedRsvBits: this.extensions.allowedRsvBits,
+      hasExtensions: this.extensions.isActive,
+    });
+    if (this.extensions.isActive) {
+      this.extensions.onProcessed(
+        (error, message) => this.onIncomingProcessed(error, message),
+        (error, message) => this.onOutgoingProcessed(error, message),
+      );
+    }
+    this.readyState = 1;
+    this.emit('open');
+    const queued = this.queuedSends;
+    this.queuedSends = [];
+    for (const item of queued) {
+      if (this.readyState !== 1) break;
+      if (item.kind === 'data') this.sendNow(item.opcode, item.data, item.compress);
+      else if (item.kind === 'ping') this.write(this.connection.sendPing(item.data));
+      else this.write(this.connection.sendPong(item.data));
+    }
+    const input = this.pendingInput;
+    this.pendingInput = [];
+    for (const chunk of input) this.parse(chunk);
+  }
+
+  /** The handshake failed: report it as websocket-driver does, with 'error' then 'close'. */
+  protected failHandshake(error: Error, code: number = CloseCode.ProtocolError): false {
+    this.readyState = 3;
+    this.pendingInput = [];
+    this.queuedSends = [];
+    this.extensions.close();
+    this.emit('error', error);
+    this.emitClose(code, error.message);
+    return false;
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private sendNow(opcode: number, data: string | Buffer, compress: boolean): boolean {
+    const connection = this.connection!;
+    if (!connection.canSend) return false;
+    if (!this.extensions.isActive) {
+      this.write(
+        typeof data === 'string' ? connection.sendText(data) : connection.sendFragment(opcode, data, true),
+      );
+      return true;
+    }
+    this.outgoingInFlight++;
+    const message: ExtensionMessage = {
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode,
+      data: typeof data === 'string' ? Buffer.from(data, 'utf8') : data,
+    };
+    if (!compress) message.compress = false;
+    this.extensions.processOutgoingMessage(message);
+    return true;
+  }
+
+  private onOutgoingProcessed(error: Error | null, message: ExtensionMessage | undefined): void {
+    this.outgoingInFlight--;
+    const connection = this.connection!;
+    if (error !== null || message === undefined) {
+      const reason = error?.message ?? 'extension failed';
+      for (const event of connection.fail(closeCodeOf(error, CloseCode.InternalError), reason))
+        this.handle(event);
+    } else if (connection.canSend) {
+      const rsvBits = (message.rsv1 ? RSV1 : 0) | (message.rsv2 ? RSV2 : 0) | (message.rsv3 ? RSV3 : 0);
+      this.write(connection.sendFragment(message.opcode, message.data, true, rsvBits));
+    }
+    if (this.outgoingInFlight === 0 && this.deferredClose !== undefined) {
+      const { code, reason } = this.deferredClose;
+      this.deferredClose = undefined;
+      if (this.readyState === 2) this.write(connection.sendClose(code, reason));
+    }
+  }
+
+  private onIncomingProcessed(error: Error | null, message: ExtensionMessage | undefined): void {
+    if (!this.isAwaitingExtension) return; // closed meanwhile
+    this.isAwaitingExtension = false;
+    const connection = this.connection!;
+    const events =
+      error !== null || message === undefined
+        ? // websocket-extensions: a failing extension fails the connection with 1010 unless it names a code.
+          connection.fail(
+            closeCodeOf(error, CloseCode.MandatoryExtension),
+            error?.message ?? 'extension failed',
+          )
+        : connection.completeExtensionMessage(message.opcode, message.data);
+    for (const event of events) this.handle(event);
+    this.pump();
+    if (this.hasTransportEnded && !this.isAwaitingExtension) {
+      this.hasTransportEnded = false;
+      this.transportEnded();
+    }
+  }
+
+  /**
+   * Reads events from the connection one at a time and acts on each before reading the next, so an
+   * application answering a message does so before a close that followed it is processed. While a
+   * message is in the extension pipeline, reading waits: order is kept and memory stays bounded.
+   */
+  private pump(): void {
+    const connection = this.connection!;
+    while (!this.isAwaitingExtension) {
+      const event = connection.nextEvent();
+      if (event === undefined) return;
+      this.handle(event);
+    }
+  }
+
+  private handle(event: ConnectionEvent): void {
+    if (event.type === 'write') {
+      this.write(event.data);
+    } else if (event.type === 'extension-message') {
+      this.isAwaitingExtension = true;
+      this.extensions.processIncomingMessage({
+        rsv1: (event.rsvBits & RSV1) !== 0,
+        rsv2: (event.rsvBits & RSV2) !== 0,
+        rsv3: (event.rsvBits & RSV3) !== 0,
+        opcode: event.opcode,
+        data: event.data,
+      });
+    } else {
+      this.deliver(event);
+    }
+  }
+
+  private deliver(event: ConnectionEvent): void {
+    if (this.hasEmittedClose) return;
+    switch (event.type) {
+      case 'text':
+      case 'binary':
+        this.emit('message', { data: event.data });
+        return;
+      case 'ping':
+        this.emit('ping', { data: event.data.toString('utf8'), payload: event.data });
+        return;
+      case 'pong': {
+        const key = event.data.toString('latin1');
+        const callbacks = this.pingCallbacks.get(key);
+        if (callbacks !== undefined) {
+          this.pingCallbacks.delete(key);
+          for (const callback of callbacks) callback();
+        }
+        this.emit('pong', { data: event.data.toString('utf8'), payload: event.data });
+        return;
+      }
+      case 'close':
+        this.readyState = 3;
+        this.emitClose(event.code, event.reason);
+        return;
+      case 'fail':
+        this.readyState = 3;
+        this.emit('error', new ProtocolError(event.code, event.reason));
+        this.emitClose(event.code, event.reason);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private emitClose(code: number, reason: string): void {
+    if (this.hasEmittedClose) return;
+    this.hasEmittedClose = true;
+    this.extensions.close();
+    this.pingCallbacks.clear();
+    this.isAwaitingExtension = false;
+    this.emit('close', { code, reason });
+  }
+
+  override emit<K extends keyof DriverEvents>(event: K, ...args: DriverEvents[K]): boolean {
+    // As in websocket-driver, an 'error' nobody listens for is informational, not a crash.
+    if (event === 'error' && this.listenerCount('error') === 0) return false;
+    return super.emit(event, ...(args as never));
+  }
+}
+
+function closeCodeOf(error: Error | null, fallback: number): number {
+  const code = (error as { closeCode?: unknown } | null)?.closeCode;
+  return typeof code === 'number' ? code : fallback;
+}

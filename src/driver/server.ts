@@ -1,0 +1,144 @@
+// Owns the server side of the opening handshake, for an upgrade request node:http already parsed
+// (`http()`) and for a raw socket whose request head hybi parses itself (`server()`).
+
+import { ExtensionNegotiationError } from '../extensions/extensions.js';
+import { HandshakeError } from '../protocol/errors.js';
+import {
+  buildRejectionResponse,
+  buildServerResponse,
+  selectSubprotocol,
+  type UpgradeRequest,
+  validateClientRequest,
+} from '../protocol/handshake.js';
+import { HttpHeadParser } from '../protocol/http-head.js';
+import { Driver, type DriverOptions } from './driver.js';
+
+/**
+ * A request as node:http gives it to an 'upgrade' listener (only what the handshake reads).
+ * `socket` and `connection` are `unknown` so that node's IncomingMessage fits as it is.
+ */
+export interface ServerRequest extends UpgradeRequest {
+  socket?: unknown;
+  connection?: unknown;
+}
+
+function isEncryptedSocket(socket: unknown): boolean {
+  if (typeof socket !== 'object' || socket === null) return false;
+  const candidate = socket as { encrypted?: unknown; authorized?: unknown };
+  return candidate.encrypted === true || candidate.authorized !== undefined;
+}
+
+/**
+ * Whether the request arrived over TLS, directly or (as proxies say) by a forwarded header.
+ * Same rules as websocket-driver's `isSecureRequest`.
+ */
+export function isSecureRequest(request: ServerRequest): boolean {
+  if (isEncryptedSocket(request.socket) || isEncryptedSocket(request.connection)) return true;
+  const headers = request.headers;
+  return (
+    headers.https === 'on' ||
+    headers['x-forwarded-ssl'] === 'on' ||
+    headers['x-forwarded-scheme'] === 'https' ||
+    headers['x-forwarded-proto'] === 'https'
+  );
+}
+
+function urlOf(request: ServerRequest): string {
+  const host = request.headers.host;
+  return `${isSecureRequest(request) ? 'wss:' : 'ws:'}//${typeof host === 'string' ? host : ''}${request.url}`;
+}
+
+function protocolList(protocols: DriverOptions['protocols']): readonly string[] {
+  if (protocols === undefined) return [];
+  return typeof protocols === 'string' ? [protocols] : protocols;
+}
+
+/**
+ * The server end of a WebSocket. Made by `http(request)` when node:http parsed the request, or by
+ * `server()` for a raw socket: then it parses the request head itself, emits 'connect', and waits for
+ * `start()`.
+ */
+export class ServerDriver extends Driver {
+  /** The request line and headers, once known. */
+  method = '';
+  private request: ServerRequest | undefined;
+  private readonly headParser: HttpHeadParser<'request'> | undefined;
+  private isStartRequested = false;
+
+  constructor(request: ServerRequest | undefined, options: DriverOptions = {}) {
+    super('server', request === undefined ? '' : urlOf(request), options);
+    if (request === undefined) {
+      this.headParser = new HttpHeadParser(
+        'request',
+        options.maxHeadSize === undefined ? {} : { maxHeadSize: options.maxHeadSize },
+      );
+    } else {
+      this.adoptRequest(request);
+    }
+  }
+
+  /** Validates the request and writes the 101 response (or the HTTP error, and then fails). */
+  start(): boolean {
+    if (this.readyState !== 0) return false;
+    const request = this.request;
+    if (request === undefined) {
+      // Raw mode before the head arrived: start as soon as it has.
+      this.isStartRequested = true;
+      return true;
+    }
+    const check = validateClientRequest(request);
+    if (!check.ok) return this.reject(check.error);
+    const protocol = selectSubprotocol(check.offeredProtocols, protocolList(this.options.protocols));
+    let extensionHeader: string | undefined;
+    try {
+      extensionHeader = this.extensions.generateResponse(check.extensionHeader);
+    } catch (error) {
+      if (error instanceof ExtensionNegotiationError)
+        return this.reject(new HandshakeError(400, error.message));
+      throw error;
+    }
+    this.protocol = protocol ?? '';
+    this.write([
+      buildServerResponse({ key: check.key, protocol, extensionHeader, headers: this.customHeaders }),
+    ]);
+    this.open();
+    return true;
+  }
+
+  protected receiveHandshakeBytes(chunk: Buffer): void {
+    const parser = this.headParser;
+    if (parser === undefined || this.request !== undefined) {
+      // http() mode, or raw mode waiting for start(): frames the client sent eagerly wait for open().
+      this.holdInput(chunk);
+      return;
+    }
+    const result = parser.push(chunk);
+    if (result.state === 'incomplete') return;
+    if (result.state === 'error') {
+      this.reject(new HandshakeError(result.status, result.reason));
+      return;
+    }
+    const head = result.head;
+    this.adoptRequest({
+      method: head.method,
+      url: head.target,
+      httpVersion: head.httpVersion,
+      headers: head.headers,
+    });
+    this.url = urlOf(this.request!);
+    this.holdInput(result.rest);
+    this.emit('connect');
+    if (this.isStartRequested && this.readyState === 0) this.start();
+  }
+
+  private adoptRequest(request: ServerRequest): void {
+    this.request = request;
+    this.method = request.method;
+    this.headers = request.headers;
+  }
+
+  private reject(error: HandshakeError): false {
+    this.write([buildRejectionResponse(error)]);
+    return this.failHandshake(error);
+  }
+}

@@ -1,0 +1,124 @@
+// Owns the driver's two classic streams, as websocket-driver models them: `io` carries wire bytes,
+// `messages` carries application messages; pausing one tells the other's source to back off.
+
+import { Stream } from 'node:stream';
+
+/** What the streams need from their driver. */
+export interface StreamDriver {
+  parse(chunk: Buffer): void;
+  text(message: string): boolean;
+  binary(message: Buffer): boolean;
+  /** The transport ended (the socket piped into `io` closed). */
+  transportEnded(): void;
+  readonly io: IOStream;
+  readonly messages: MessagesStream;
+}
+
+/**
+ * The wire side: pipe the socket into it and it into the socket.
+ * `write(chunk)` parses received bytes and returns false while the application has paused `messages`,
+ * so that `socket.pipe(driver.io)` stops reading until 'drain'.
+ *
+ * @example
+ * ```ts
+ * socket.pipe(driver.io).pipe(socket);
+ * ```
+ */
+export class IOStream extends Stream {
+  readable = true;
+  writable = true;
+  /** @internal Set while the messages consumer is paused. */
+  isConsumerPaused = false;
+  /** @internal Set while the socket we write to is full. */
+  isPaused = false;
+  private readonly driver: StreamDriver;
+
+  constructor(driver: StreamDriver) {
+    super();
+    this.driver = driver;
+  }
+
+  /** The writer of our output (the socket) is full: tell the messages writer to back off. */
+  pause(): void {
+    this.isPaused = true;
+  }
+
+  resume(): void {
+    this.isPaused = false;
+    this.emit('drain');
+    this.driver.messages.emit('drain');
+  }
+
+  write(chunk: Buffer | Uint8Array | string, ..._rest: unknown[]): boolean {
+    if (!this.writable) return false;
+    const bytes =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, 'latin1')
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.driver.parse(bytes);
+    return !this.isConsumerPaused;
+  }
+
+  /** The socket piped into us ended (classic `pipe` calls this): the transport is gone. */
+  end(chunk?: unknown, ..._rest: unknown[]): this {
+    if (!this.writable) return this;
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) this.write(chunk);
+    this.writable = false;
+    this.driver.transportEnded();
+    const messages = this.driver.messages;
+    if (messages.readable) {
+      messages.readable = false;
+      messages.writable = false;
+      messages.emit('end');
+    }
+    return this;
+  }
+
+  destroy(): this {
+    return this.end();
+  }
+}
+
+/**
+ * The application side: 'data' emits each message (a string for text, a Buffer for binary);
+ * `write(message)` sends one and returns false while the socket is full, then 'drain' fires.
+ * `pause()` makes `io.write` return false so the socket stops being read.
+ */
+export class MessagesStream extends Stream {
+  readable = true;
+  writable = true;
+  private readonly driver: StreamDriver;
+
+  constructor(driver: StreamDriver) {
+    super();
+    this.driver = driver;
+  }
+
+  pause(): void {
+    this.driver.io.isConsumerPaused = true;
+  }
+
+  resume(): void {
+    this.driver.io.isConsumerPaused = false;
+    this.driver.io.emit('drain');
+  }
+
+  write(message: string | Uint8Array, ..._rest: unknown[]): boolean {
+    if (!this.writable) return false;
+    if (typeof message === 'string') this.driver.text(message);
+    else this.driver.binary(Buffer.isBuffer(message) ? message : Buffer.from(message));
+    return !this.driver.io.isPaused;
+  }
+
+  /** Many streams may be piped in; one ending does not end the WebSocket (as in websocket-driver). */
+  end(message?: unknown, ..._rest: unknown[]): this {
+    if (typeof message === 'string' || message instanceof Uint8Array) this.write(message);
+    return this;
+  }
+
+  destroy(): this {
+    return this;
+  }
+}

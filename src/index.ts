@@ -1,0 +1,28 @@
+// The public entry of hybi: websocket-driver-compatible functions, the extension API and the modern API.
+
+export { ClientDriver, type ClientDriverOptions } from './driver/client.js';
+export type {
+  CloseEvent,
+  DriverOptions,
+  DriverState,
+  MessageEvent,
+  PingEvent,
+  ReadyState,
+} from './driver/driver.js';
+export { Driver } from './driver/driver.js';
+export { client, http, isSecureRequest, isWebSocket, server, validateOptions } from './driver/index.js';
+export { HttpProxy, type ProxyOptions } from './driver/proxy.js';
+export { ServerDriver, type ServerRequest } from './driver/server.js';
+export type {
+  ClientExtensionSession,
+  Extension,
+  ExtensionMessage,
+  ExtensionParams,
+  ExtensionParamValue,
+  ExtensionSession,
+  ExtensionSessionOptions,
+  ServerExtensionSession,
+} from './extensions/extension.js';
+export { type PerMessageDeflateOptions, permessageDeflate } from './extensions/permessage-deflate.js';
+export { HandshakeError, ProtocolError } from './protocol/errors.js';
+export { CloseCode, Opcode } from './protocol/opcodes.js';

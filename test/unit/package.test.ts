@@ -1,0 +1,123 @@
+// Owns the checks on the published shape: the built package loads via `import` and `require()` through
+// its `exports` map, and package.json keeps zero runtime dependencies.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BUILD_TIMEOUT_MILLISECONDS = 60_000;
+
+interface PackageJson {
+  dependencies?: Record<string, string>;
+  engines?: { node?: string };
+  exports: Record<string, string | Record<string, string>>;
+}
+
+/** What each loader script prints: the type of every entry point, and a client driver's version. */
+interface LoadReport {
+  http: string;
+  server: string;
+  client: string;
+  isWebSocket: string;
+  isSecureRequest: string;
+  validateOptions: string;
+  version: unknown;
+}
+
+const REPORT_EXPRESSION = `JSON.stringify({
+  http: typeof hybi.http,
+  server: typeof hybi.server,
+  client: typeof hybi.client,
+  isWebSocket: typeof hybi.isWebSocket,
+  isSecureRequest: typeof hybi.isSecureRequest,
+  validateOptions: typeof hybi.validateOptions,
+  version: hybi.client('ws://example.com/chat').version,
+})`;
+
+const EXPECTED_REPORT: LoadReport = {
+  http: 'function',
+  server: 'function',
+  client: 'function',
+  isWebSocket: 'function',
+  isSecureRequest: 'function',
+  validateOptions: 'function',
+  version: 'hybi-13',
+};
+
+/** A project that depends on hybi: node_modules/hybi links to this repository, so `exports` decides. */
+let consumerDirectory: string;
+
+beforeAll(async () => {
+  // The local compiler rather than `npx tsc`: no npm in between, nothing fetched. tsc prints nothing on
+  // success, so a non-zero exit (execFile rejects, with the diagnostics) is the only failure signal.
+  const compiler = join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  await run(process.execPath, [compiler, '-p', 'tsconfig.build.json'], {
+    cwd: repositoryRoot,
+    timeout: BUILD_TIMEOUT_MILLISECONDS,
+  });
+  consumerDirectory = await mkdtemp(join(tmpdir(), 'hybi-consumer-'));
+  await mkdir(join(consumerDirectory, 'node_modules'));
+  await symlink(repositoryRoot, join(consumerDirectory, 'node_modules', 'hybi'), 'dir');
+}, BUILD_TIMEOUT_MILLISECONDS);
+
+afterAll(async () => {
+  if (consumerDirectory !== undefined) await rm(consumerDirectory, { recursive: true, force: true });
+});
+
+/** Runs `node <args>` in the consumer project; only stdout counts (require(esm) may warn on stderr). */
+async function nodeInConsumer(args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, args, { cwd: consumerDirectory, timeout: 20_000 });
+  return stdout;
+}
+
+async function readPackageJson(): Promise<PackageJson> {
+  return JSON.parse(await readFile(join(repositoryRoot, 'package.json'), 'utf8')) as PackageJson;
+}
+
+describe('the built package', () => {
+  it('loads with import and exposes the driver API', async () => {
+    const stdout = await nodeInConsumer([
+      '--input-type=module',
+      '-e',
+      `import * as hybi from 'hybi'; console.log(${REPORT_EXPRESSION});`,
+    ]);
+    expect(JSON.parse(stdout) as LoadReport).toEqual(EXPECTED_REPORT);
+  });
+
+  it('loads with require() and exposes the driver API', async () => {
+    const stdout = await nodeInConsumer([
+      '--input-type=commonjs',
+      '-e',
+      `const hybi = require('hybi'); console.log(${REPORT_EXPRESSION});`,
+    ]);
+    expect(JSON.parse(stdout) as LoadReport).toEqual(EXPECTED_REPORT);
+  });
+
+  it('has a built file behind every target of its exports map', async () => {
+    const { exports } = await readPackageJson();
+    const targets = Object.values(exports).flatMap((entry) =>
+      typeof entry === 'string' ? [entry] : Object.values(entry),
+    );
+    expect(targets.length).toBeGreaterThan(0);
+    for (const target of targets) expect(existsSync(join(repositoryRoot, target)), target).toBe(true);
+  });
+});
+
+describe('package.json', () => {
+  it('has no runtime dependencies', async () => {
+    const { dependencies } = await readPackageJson();
+    expect(Object.keys(dependencies ?? {})).toEqual([]);
+  });
+
+  it('declares engines.node >=20', async () => {
+    const { engines } = await readPackageJson();
+    expect(engines?.node).toBe('>=20');
+  });
+});
