@@ -22,7 +22,7 @@ export interface DriverOptions {
   masking?: boolean;
   /** Server: fail with 1002 when a client frame is unmasked (default true; RFC 6455 §5.1). */
   requireMasking?: boolean;
-  /** Most frames one message may have (default 1,048,576). */
+  /** Most frames one message may have (default 131,072). */
   maxFragments?: number;
   /** Largest HTTP head accepted in raw-socket mode (default 16 KiB). */
   maxHeadSize?: number;

@@ -5,6 +5,7 @@ import { ProtocolError } from './errors.js';
 import { type FrameHeader, RSV1, RSV2, RSV3 } from './frame.js';
 import type { FrameSink } from './frame-parser.js';
 import { CloseCode, isControlOpcode, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './opcodes.js';
+import { PayloadBuffer } from './payload-buffer.js';
 import { Utf8Validator } from './utf8.js';
 
 /** Where complete messages and control frames go. */
@@ -42,7 +43,7 @@ export class MessageAssembler implements FrameSink {
   private messageRsvBits = 0;
   private messageLength = 0;
   private fragmentCount = 0;
-  private readonly fragments: Buffer[] = [];
+  private readonly payload = new PayloadBuffer();
   /** Validate while receiving: text messages without RSV bits (extension-transformed data is checked later). */
   private isValidatingUtf8 = false;
   private readonly utf8 = new Utf8Validator();
@@ -130,7 +131,7 @@ export class MessageAssembler implements FrameSink {
     if (this.isValidatingUtf8 && !this.utf8.update(payload)) {
       throw new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in a text message');
     }
-    this.fragments.push(payload);
+    this.payload.append(payload);
   }
 
   onFrameEnd(header: FrameHeader): boolean {
@@ -147,14 +148,7 @@ export class MessageAssembler implements FrameSink {
     if (this.isValidatingUtf8 && !this.utf8.isComplete()) {
       throw new ProtocolError(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
     }
-    const fragments = this.fragments;
-    const data =
-      fragments.length === 0
-        ? EMPTY
-        : fragments.length === 1
-          ? fragments[0]!
-          : Buffer.concat(fragments, this.messageLength);
-    fragments.length = 0;
+    const data = this.payload.take();
     const opcode = this.messageOpcode;
     const rsvBits = this.messageRsvBits;
     const isUtf8Checked = this.isValidatingUtf8;

@@ -1,0 +1,70 @@
+// Owns the bytes of a message in assembly: slices kept as they are while few, one growing buffer once many.
+
+const EMPTY = Buffer.alloc(0);
+/** Up to this many slices are kept without copying; beyond, they move into one buffer. */
+const MAX_SLICES = 8;
+const INITIAL_CAPACITY = 16 * 1024;
+
+/**
+ * Collects a message's payload slices. A message of one frame is never copied. A message of many small
+ * fragments is copied into one buffer that doubles as it fills, so 100,000 one-byte fragments cost
+ * about their bytes, not 100,000 Buffer objects, and every byte is copied at most about twice.
+ */
+export class PayloadBuffer {
+  private readonly slices: Buffer[] = [];
+  private merged: Buffer | undefined;
+  private mergedLength = 0;
+  private totalLength = 0;
+
+  get length(): number {
+    return this.totalLength;
+  }
+
+  append(slice: Buffer): void {
+    this.totalLength += slice.length;
+    if (this.merged === undefined) {
+      this.slices.push(slice);
+      if (this.slices.length > MAX_SLICES) this.mergeSlices();
+      return;
+    }
+    this.ensureCapacity(this.mergedLength + slice.length);
+    slice.copy(this.merged, this.mergedLength);
+    this.mergedLength += slice.length;
+  }
+
+  /** The whole payload, and the buffer emptied for the next message. */
+  take(): Buffer {
+    let result: Buffer;
+    if (this.merged !== undefined) {
+      result = this.merged.subarray(0, this.mergedLength);
+    } else if (this.slices.length === 0) {
+      result = EMPTY;
+    } else if (this.slices.length === 1) {
+      result = this.slices[0]!;
+    } else {
+      result = Buffer.concat(this.slices, this.totalLength);
+    }
+    this.slices.length = 0;
+    this.merged = undefined;
+    this.mergedLength = 0;
+    this.totalLength = 0;
+    return result;
+  }
+
+  private mergeSlices(): void {
+    const merged = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, this.totalLength * 2));
+    let offset = 0;
+    for (const slice of this.slices) offset += slice.copy(merged, offset);
+    this.slices.length = 0;
+    this.merged = merged;
+    this.mergedLength = offset;
+  }
+
+  private ensureCapacity(needed: number): void {
+    const merged = this.merged!;
+    if (needed <= merged.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, merged.length * 2));
+    merged.copy(grown, 0, 0, this.mergedLength);
+    this.merged = grown;
+  }
+}
