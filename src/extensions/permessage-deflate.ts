@@ -14,62 +14,30 @@ import type {
   Extension,
   ExtensionMessage,
   ExtensionParams,
-  ExtensionParamValue,
   ExtensionSessionOptions,
   MessageCallback,
   ServerExtensionSession,
 } from './extension.js';
-import { sharedZlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
+import {
+  type Agreement,
+  agreeWithResponse,
+  answerOffer,
+  DEFAULT_AGREEMENT,
+  type DeflateParams,
+  readParams,
+  writeParams,
+} from './permessage-deflate-negotiation.js';
+import type { PerMessageDeflateOptions } from './permessage-deflate-options.js';
+import { type DeflateConfig, resolveMaxLength, validateOptions } from './permessage-deflate-options.js';
+import { SerialQueue } from './serial-queue.js';
 
-/** Options of {@link permessageDeflate}. Every field is optional; see each for its default. */
-export interface PerMessageDeflateOptions {
-  /**
-   * zlib compression level, -1 (zlib's default, 6) to 9. Default 1: on JSON-like traffic level 1 deflates
-   * 2-3x faster than 6 for 10-25% more bytes, and deflate is the largest per-message CPU cost a
-   * compressing server has. Choose 6 to match `ws` and browsers when bandwidth matters more.
-   */
-  level?: number;
-  /** zlib memLevel, 1 to 9: memory for the deflater's hash chains. Default 8 (zlib's default). */
-  memLevel?: number;
-  /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
-  threshold?: number;
-  /**
-   * Server: always use and announce `server_no_context_takeover`. Client: request it in the offer
-   * (and reject a response without it).
-   */
-  serverNoContextTakeover?: boolean;
-  /**
-   * Server: always ask the client for `client_no_context_takeover`. Client: announce it in the offer
-   * and compress every message on its own.
-   */
-  clientNoContextTakeover?: boolean;
-  /**
-   * 8 to 15. Server: the largest window it compresses with. Client: request `server_max_window_bits`
-   * with this value (and reject a response with a larger one).
-   */
-  serverMaxWindowBits?: number;
-  /**
-   * 8 to 15, or `true`. Server: the window the client is asked to stay within, when the client offered
-   * `client_max_window_bits`. Client: offer `client_max_window_bits` with this value; `true` or absent
-   * offers it without a value (as browsers do), letting the server choose.
-   */
-  clientMaxWindowBits?: number | true;
-  /**
-   * Cap on zlib jobs (one message's deflate or inflate) running at once, shared process-wide by every
-   * extension using the same cap. Default 10: a little more than libuv's 4 pool threads, so the pool
-   * never idles while callbacks run, and small enough that a burst of messages waits as cheap closures
-   * instead of pinned buffers and zlib contexts (see zlib-limiter.ts).
-   */
-  concurrency?: number;
-}
+export type { PerMessageDeflateOptions } from './permessage-deflate-options.js';
 
 /**
  * RFC 7692 §7.2.1: a sync flush ends with an empty stored block, `00 00 ff ff`; senders strip it and
  * receivers append it again before inflating.
  */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const MIN_WINDOW_BITS = 8;
-const MAX_WINDOW_BITS = 15;
 /**
  * The window-bits-8 decision, both ways.
  *
@@ -87,60 +55,6 @@ const MAX_WINDOW_BITS = 15;
  * would protect nothing, since our memory bound is maxLength, not the window.
  */
 const ZLIB_MIN_RAW_WINDOW_BITS = 9;
-/** websocket-driver's default maxLength (2^26 - 1), so a driver that passes none keeps its usual bound. */
-const DEFAULT_MAX_LENGTH = 0x3ffffff;
-const DEFAULT_LEVEL = 1;
-const DEFAULT_MEM_LEVEL = 8;
-const DEFAULT_THRESHOLD = 1024;
-const DEFAULT_CONCURRENCY = 10;
-
-const OPTION_NAMES: ReadonlySet<string> = new Set([
-  'level',
-  'memLevel',
-  'threshold',
-  'serverNoContextTakeover',
-  'clientNoContextTakeover',
-  'serverMaxWindowBits',
-  'clientMaxWindowBits',
-  'concurrency',
-]);
-
-/** The validated options, with defaults filled in. */
-interface DeflateConfig {
-  readonly level: number;
-  readonly memLevel: number;
-  readonly threshold: number;
-  readonly serverNoContextTakeover: boolean;
-  readonly clientNoContextTakeover: boolean;
-  readonly serverMaxWindowBits: number | undefined;
-  readonly clientMaxWindowBits: number | true | undefined;
-  readonly limiter: ZlibLimiter;
-}
-
-/** What was agreed, from one endpoint's point of view: "own" is what it sends, "peer" what it receives. */
-interface Agreement {
-  readonly ownNoContextTakeover: boolean;
-  readonly peerNoContextTakeover: boolean;
-  readonly ownMaxWindowBits: number;
-  readonly peerMaxWindowBits: number;
-}
-
-const DEFAULT_AGREEMENT: Agreement = {
-  ownNoContextTakeover: false,
-  peerNoContextTakeover: false,
-  ownMaxWindowBits: MAX_WINDOW_BITS,
-  peerMaxWindowBits: MAX_WINDOW_BITS,
-};
-
-/** The four parameters of RFC 7692 §7.1 as read from one offer or response. */
-interface DeflateParams {
-  serverNoContextTakeover: boolean;
-  clientNoContextTakeover: boolean;
-  serverMaxWindowBits: number | undefined;
-  /** `true` for the valueless form, which only an offer may use (§7.1.2.2). */
-  clientMaxWindowBits: number | true | undefined;
-}
-
 /**
  * RFC 7692 permessage-deflate as a websocket-extensions style extension, on node:zlib.
  *
@@ -466,7 +380,6 @@ export class PerMessageDeflateSession {
 /** The client side: makes the offer and checks the server's response (RFC 7692 §5, §7.1). */
 class PerMessageDeflateClientSession extends PerMessageDeflateSession implements ClientExtensionSession {
   private readonly offer: DeflateParams;
-  private readonly isOwnNoContextTakeoverPromised: boolean;
 
   constructor(config: DeflateConfig, maxLength: number) {
     super(config, maxLength);
@@ -477,7 +390,6 @@ class PerMessageDeflateClientSession extends PerMessageDeflateSession implements
       // RFC 7692 §7.1.2.2: offering it (even valueless) lets the server limit our window; browsers do.
       clientMaxWindowBits: config.clientMaxWindowBits ?? true,
     };
-    this.isOwnNoContextTakeoverPromised = config.clientNoContextTakeover;
   }
 
   generateOffer(): ExtensionParams {
@@ -487,34 +399,9 @@ class PerMessageDeflateClientSession extends PerMessageDeflateSession implements
   activate(params: ExtensionParams): boolean {
     const response = readParams(params, 'response');
     if (response === null) return false;
-    const offer = this.offer;
-    // RFC 7692 §7.1.1.1: a server accepts an offer with server_no_context_takeover only by echoing it.
-    if (offer.serverNoContextTakeover && !response.serverNoContextTakeover) return false;
-    // RFC 7692 §7.1.2.1: ... and one with server_max_window_bits only by answering the same or less.
-    if (offer.serverMaxWindowBits !== undefined) {
-      if (
-        response.serverMaxWindowBits === undefined ||
-        response.serverMaxWindowBits > offer.serverMaxWindowBits
-      ) {
-        return false;
-      }
-    }
-    // RFC 7692 §7.1.2.2: the server must not send client_max_window_bits to a client that did not offer it.
-    // (This client always offers it, so the rule is kept for the record.)
-    if (response.clientMaxWindowBits !== undefined && offer.clientMaxWindowBits === undefined) return false;
-    // A response value above our own offered value is allowed: §7.1.2.2 lets the server ignore the hint.
-    // We keep to the smaller of the two, which satisfies both.
-    const offeredWindowBits =
-      typeof offer.clientMaxWindowBits === 'number' ? offer.clientMaxWindowBits : MAX_WINDOW_BITS;
-    const answeredWindowBits =
-      typeof response.clientMaxWindowBits === 'number' ? response.clientMaxWindowBits : MAX_WINDOW_BITS;
-    this.agreement = {
-      // RFC 7692 §7.1.1.2: offering client_no_context_takeover is a promise even if the server omits it.
-      ownNoContextTakeover: this.isOwnNoContextTakeoverPromised || response.clientNoContextTakeover,
-      peerNoContextTakeover: response.serverNoContextTakeover,
-      ownMaxWindowBits: Math.min(offeredWindowBits, answeredWindowBits),
-      peerMaxWindowBits: response.serverMaxWindowBits ?? MAX_WINDOW_BITS,
-    };
+    const agreement = agreeWithResponse(this.offer, response);
+    if (agreement === null) return false;
+    this.agreement = agreement;
     return true;
   }
 }
@@ -525,46 +412,9 @@ class PerMessageDeflateServerSession extends PerMessageDeflateSession implements
 
   constructor(config: DeflateConfig, maxLength: number, offer: DeflateParams) {
     super(config, maxLength);
-    const response: DeflateParams = {
-      // RFC 7692 §7.1.1.1: an offered server_no_context_takeover must be honoured and echoed; the server
-      // may also choose it unasked.
-      serverNoContextTakeover: offer.serverNoContextTakeover || config.serverNoContextTakeover,
-      // RFC 7692 §7.1.1.2: the server may always ask for it. Echoing the client's own hint makes it
-      // binding, which lets us drop our inflater between messages.
-      clientNoContextTakeover: offer.clientNoContextTakeover || config.clientNoContextTakeover,
-      serverMaxWindowBits: undefined,
-      clientMaxWindowBits: undefined,
-    };
-    // RFC 7692 §7.1.2.1: answer an offered value with the same or less; without one, the server may
-    // still announce the window it will use.
-    if (offer.serverMaxWindowBits !== undefined) {
-      response.serverMaxWindowBits = Math.min(
-        offer.serverMaxWindowBits,
-        config.serverMaxWindowBits ?? MAX_WINDOW_BITS,
-      );
-    } else if (config.serverMaxWindowBits !== undefined) {
-      response.serverMaxWindowBits = config.serverMaxWindowBits;
-    }
-    // RFC 7692 §7.1.2.2: only a client that offered client_max_window_bits may be sent one; otherwise it
-    // may use the full 15 bits. An offered value is a hint of the client's own limit; echoing it (or our
-    // smaller configured value) makes it binding, so our inflater can be that small.
-    if (offer.clientMaxWindowBits !== undefined) {
-      const configured =
-        typeof config.clientMaxWindowBits === 'number' ? config.clientMaxWindowBits : undefined;
-      if (typeof offer.clientMaxWindowBits === 'number') {
-        response.clientMaxWindowBits = Math.min(offer.clientMaxWindowBits, configured ?? MAX_WINDOW_BITS);
-      } else if (configured !== undefined) {
-        response.clientMaxWindowBits = configured;
-      }
-    }
+    const { response, agreement } = answerOffer(offer, config);
     this.response = response;
-    this.agreement = {
-      ownNoContextTakeover: response.serverNoContextTakeover,
-      peerNoContextTakeover: response.clientNoContextTakeover,
-      ownMaxWindowBits: response.serverMaxWindowBits ?? MAX_WINDOW_BITS,
-      peerMaxWindowBits:
-        typeof response.clientMaxWindowBits === 'number' ? response.clientMaxWindowBits : MAX_WINDOW_BITS,
-    };
+    this.agreement = agreement;
   }
 
   generateResponse(): ExtensionParams {
@@ -599,72 +449,6 @@ class MessageJob {
     this.chunks = [];
     if (chunks.length === 1) return chunks[0]!;
     return Buffer.concat(chunks, this.outputLength);
-  }
-}
-
-/**
- * Runs tasks one at a time in the order they were added; a task calls `next` when its callback has
- * fired. A task that finishes synchronously lets the next one run in the same loop, not on the stack.
- */
-class SerialQueue {
-  /** Tasks from index `head` on; a moving head keeps taking the next task O(1) (shift() is O(n)). */
-  private tasks: (((next: () => void) => void) | undefined)[] = [];
-  private head = 0;
-  private isRunning = false;
-
-  add(task: (next: () => void) => void): void {
-    this.tasks.push(task);
-    if (!this.isRunning) this.drain();
-  }
-
-  private drain(): void {
-    this.isRunning = true;
-    for (;;) {
-      const task = this.takeNext();
-      if (task === undefined) {
-        this.isRunning = false;
-        return;
-      }
-      // 0: running synchronously, 1: finished synchronously, 2: running asynchronously, 3: finished.
-      let phase = 0;
-      const next = (): void => {
-        if (phase === 0) {
-          phase = 1;
-        } else if (phase === 2) {
-          phase = 3;
-          this.drain();
-        }
-      };
-      try {
-        task(next);
-      } catch (error) {
-        // A callback threw. Let it propagate to whoever called us, and carry on with the queue after it.
-        this.isRunning = false;
-        process.nextTick(() => {
-          if (!this.isRunning) this.drain();
-        });
-        throw error;
-      }
-      if (phase === 0) {
-        phase = 2;
-        return;
-      }
-    }
-  }
-
-  private takeNext(): ((next: () => void) => void) | undefined {
-    if (this.head === this.tasks.length) return undefined;
-    const task = this.tasks[this.head];
-    this.tasks[this.head] = undefined;
-    this.head += 1;
-    if (this.head === this.tasks.length) {
-      this.tasks = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.tasks.length) {
-      this.tasks = this.tasks.slice(this.head);
-      this.head = 0;
-    }
-    return task;
   }
 }
 
@@ -723,169 +507,4 @@ function closedError(): Error {
 
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
-}
-
-/**
- * Read one offer or response strictly (RFC 7692 §5): unknown or duplicated parameters and malformed
- * values make the whole set unusable, returned as null.
- */
-function readParams(params: ExtensionParams, kind: 'offer' | 'response'): DeflateParams | null {
-  const result: DeflateParams = {
-    serverNoContextTakeover: false,
-    clientNoContextTakeover: false,
-    serverMaxWindowBits: undefined,
-    clientMaxWindowBits: undefined,
-  };
-  for (const [name, value] of Object.entries(params)) {
-    // RFC 7692 §5: a parameter given twice declines the offer, or fails the connection on a response.
-    if (Array.isArray(value)) return null;
-    switch (name) {
-      case 'server_no_context_takeover':
-        // §7.1.1.1: this parameter has no value.
-        if (value !== true) return null;
-        result.serverNoContextTakeover = true;
-        break;
-      case 'client_no_context_takeover':
-        // §7.1.1.2: no value either.
-        if (value !== true) return null;
-        result.clientNoContextTakeover = true;
-        break;
-      case 'server_max_window_bits': {
-        // §7.1.2.1: a value is required, an integer from 8 to 15.
-        const bits = readWindowBits(value);
-        if (bits === null) return null;
-        result.serverMaxWindowBits = bits;
-        break;
-      }
-      case 'client_max_window_bits': {
-        // §7.1.2.2: valueless is allowed in an offer only; a response must say how many bits.
-        if (value === true && kind === 'offer') {
-          result.clientMaxWindowBits = true;
-          break;
-        }
-        const bits = readWindowBits(value);
-        if (bits === null) return null;
-        result.clientMaxWindowBits = bits;
-        break;
-      }
-      default:
-        // §5: a parameter this extension does not define declines the offer (or fails the response).
-        return null;
-    }
-  }
-  return result;
-}
-
-/**
- * RFC 7692 §7.1.2.1: window bits are 1*DIGIT from 8 to 15 with no leading zero. The header parser gives
- * numbers for numeric values; a string is accepted only in that same canonical form (so "10" from a
- * parser that keeps strings works, but "010" and "8a" do not).
- */
-function readWindowBits(value: ExtensionParamValue): number | null {
-  if (typeof value === 'number') {
-    return Number.isInteger(value) && value >= MIN_WINDOW_BITS && value <= MAX_WINDOW_BITS ? value : null;
-  }
-  if (typeof value === 'string' && /^(?:[89]|1[0-5])$/.test(value)) return Number(value);
-  return null;
-}
-
-function writeParams(params: DeflateParams): ExtensionParams {
-  const result: ExtensionParams = {};
-  if (params.serverNoContextTakeover) result.server_no_context_takeover = true;
-  if (params.clientNoContextTakeover) result.client_no_context_takeover = true;
-  if (params.serverMaxWindowBits !== undefined) result.server_max_window_bits = params.serverMaxWindowBits;
-  if (params.clientMaxWindowBits !== undefined) result.client_max_window_bits = params.clientMaxWindowBits;
-  return result;
-}
-
-function resolveMaxLength(sessionOptions: ExtensionSessionOptions | undefined): number {
-  const maxLength = sessionOptions?.maxLength;
-  if (maxLength === undefined) return DEFAULT_MAX_LENGTH;
-  if (typeof maxLength !== 'number') {
-    throw new TypeError(`permessage-deflate: maxLength must be a number of bytes, got ${typeof maxLength}`);
-  }
-  if (!(maxLength >= 0) || (!Number.isInteger(maxLength) && maxLength !== Number.POSITIVE_INFINITY)) {
-    throw new RangeError(
-      `permessage-deflate: maxLength must be a non-negative integer or Infinity, got ${maxLength}`,
-    );
-  }
-  return maxLength;
-}
-
-function validateOptions(options: unknown): DeflateConfig {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(
-      'permessageDeflate: options must be an object such as { threshold: 1024 }, or omitted',
-    );
-  }
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name)) {
-      throw new TypeError(
-        `permessageDeflate: unknown option "${name}"; the options are ${[...OPTION_NAMES].join(', ')}`,
-      );
-    }
-  }
-  const given = options as Record<string, unknown>;
-  const clientMaxWindowBits = given.clientMaxWindowBits;
-  const concurrency = readInteger(given, 'concurrency', 1, Number.MAX_SAFE_INTEGER, DEFAULT_CONCURRENCY);
-  return {
-    level: readInteger(given, 'level', -1, 9, DEFAULT_LEVEL),
-    memLevel: readInteger(given, 'memLevel', 1, 9, DEFAULT_MEM_LEVEL),
-    threshold: readInteger(given, 'threshold', 0, Number.MAX_SAFE_INTEGER, DEFAULT_THRESHOLD),
-    serverNoContextTakeover: readBoolean(given, 'serverNoContextTakeover'),
-    clientNoContextTakeover: readBoolean(given, 'clientNoContextTakeover'),
-    serverMaxWindowBits:
-      given.serverMaxWindowBits === undefined
-        ? undefined
-        : readInteger(given, 'serverMaxWindowBits', MIN_WINDOW_BITS, MAX_WINDOW_BITS, MAX_WINDOW_BITS),
-    clientMaxWindowBits:
-      clientMaxWindowBits === undefined || clientMaxWindowBits === true
-        ? clientMaxWindowBits
-        : readInteger(
-            given,
-            'clientMaxWindowBits',
-            MIN_WINDOW_BITS,
-            MAX_WINDOW_BITS,
-            MAX_WINDOW_BITS,
-            ' or true',
-          ),
-    limiter: sharedZlibLimiter(concurrency),
-  };
-}
-
-function readInteger(
-  options: Record<string, unknown>,
-  name: string,
-  minimum: number,
-  maximum: number,
-  fallback: number,
-  alternative = '',
-): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  const range =
-    maximum === Number.MAX_SAFE_INTEGER
-      ? `an integer >= ${minimum}`
-      : `an integer from ${minimum} to ${maximum}`;
-  if (typeof value !== 'number') {
-    throw new TypeError(`permessageDeflate: ${name} must be ${range}${alternative}, got ${describe(value)}`);
-  }
-  if (!Number.isInteger(value) || value < minimum || value > maximum) {
-    throw new RangeError(`permessageDeflate: ${name} must be ${range}${alternative}, got ${value}`);
-  }
-  return value;
-}
-
-function readBoolean(options: Record<string, unknown>, name: string): boolean {
-  const value = options[name];
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') {
-    throw new TypeError(`permessageDeflate: ${name} must be true or false, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `the string "${value}"` : String(value);
 }
