@@ -1,4 +1,4 @@
-// Owns RFC 7692 permessage-deflate: negotiating its four parameters and compressing whole messages with node:zlib.
+// Owns the RFC 7692 permessage-deflate extension and its sessions: compressing and inflating whole messages with node:zlib.
 
 import {
   createDeflateRaw,
