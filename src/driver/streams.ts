@@ -16,8 +16,8 @@ export interface StreamDriver {
 
 /**
  * The wire side: pipe the socket into it and it into the socket.
- * `write(chunk)` parses received bytes and returns false while the application has paused `messages`,
- * so that `socket.pipe(driver.io)` stops reading until 'drain'.
+ * `write(chunk)` parses received bytes and returns false while the application has paused `messages`
+ * or the socket's write buffer is full, so that `socket.pipe(driver.io)` stops reading until 'drain'.
  *
  * @example
  * ```ts
@@ -58,7 +58,10 @@ export class IOStream extends Stream {
           ? chunk
           : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.driver.parse(bytes);
-    return !this.isConsumerPaused;
+    // Stop reading while the application is not consuming, and also while the socket we write to is
+    // full: a peer that floods pings but never reads our pongs then stalls itself instead of growing
+    // our write buffer without bound.
+    return !this.isConsumerPaused && !this.isPaused;
   }
 
   /** The socket piped into us ended (classic `pipe` calls this): the transport is gone. */

@@ -177,6 +177,29 @@ describe('server driver from a node:http request', () => {
     expect(seen).toEqual(['open', ['close', 1006, '']]);
   });
 
+  it('asks the socket to stop reading while its own output is full, and to go on at drain', () => {
+    const driver = hybi.http(upgradeRequest());
+    driver.start();
+    const ping = () => clientBytes((client) => client.sendPing('flood'));
+    expect(driver.io.write(ping())).toBe(true);
+    driver.io.pause(); // what a classic pipe does when socket.write() returns false
+    expect(driver.io.write(ping())).toBe(false);
+    let drains = 0;
+    driver.io.on('drain', () => drains++);
+    driver.io.resume();
+    expect(drains).toBe(1);
+    expect(driver.io.write(ping())).toBe(true);
+  });
+
+  it('asks the socket to stop reading while the application has paused messages', () => {
+    const driver = hybi.http(upgradeRequest());
+    driver.start();
+    driver.messages.pause();
+    expect(driver.io.write(clientBytes((client) => client.sendText('a')))).toBe(false);
+    driver.messages.resume();
+    expect(driver.io.write(clientBytes((client) => client.sendText('b')))).toBe(true);
+  });
+
   it('never throws out of parse() for arbitrary bytes', () => {
     let seed = 7;
     const random = () => {
