@@ -24,5 +24,36 @@ export type {
   ServerExtensionSession,
 } from './extensions/extension.js';
 export { type PerMessageDeflateOptions, permessageDeflate } from './extensions/permessage-deflate.js';
+export { type ClientOptions, connect } from './node/client.js';
+export {
+  type AcceptOptions,
+  acceptSocket,
+  acceptUpgrade,
+  type UpgradeRequestInfo,
+  type VerifyRejection,
+  type VerifyResult,
+  WebSocketServer,
+  type WebSocketServerEvents,
+  type WebSocketServerOptions,
+} from './node/server.js';
+export { linkSocket, SocketLink, type SocketLinkOptions } from './node/socket-link.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
 export { CloseCode, Opcode } from './protocol/opcodes.js';
+export {
+  type BinaryType,
+  // The driver's CloseEvent type keeps its name (websocket-driver compatibility); these are the DOM-style classes.
+  CloseEvent as WebSocketCloseEvent,
+  type CloseEventInit,
+  ErrorEvent as WebSocketErrorEvent,
+  type ErrorEventInit,
+  type SendableData,
+  type TransportCloseEvent,
+  type TransportEvents,
+  type TypedMessageEvent,
+  WebSocket,
+  type WebSocketData,
+  type WebSocketEventMap,
+  type WebSocketListener,
+  type WebSocketOptions,
+  type WebSocketTransport,
+} from './websocket.js';

@@ -102,6 +102,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   private deferredClose: { code: number; reason: string } | undefined;
   /** A received message is in the extension pipeline; reading further waits for it. */
   private isAwaitingExtension = false;
+  /** The pong owed for the latest ping received while the socket was full. */
+  private pendingPong: Buffer[] | undefined;
   private hasTransportEnded = false;
   private readonly pingCallbacks = new Map<string, (() => void)[]>();
   private hasEmittedClose = false;
@@ -269,6 +271,14 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     return true;
   }
 
+  /** @internal The socket can take more: send the pong held back while it was full. */
+  outputDrained(): void {
+    const pong = this.pendingPong;
+    this.pendingPong = undefined;
+    // A pong after our close frame is not allowed (RFC 6455 §5.5.1: nothing follows a close).
+    if (pong !== undefined && this.connection?.canSend === true) this.write(pong);
+  }
+
   /** @internal The transport ended: a connection not yet closed reports 1006 (RFC 6455 §7.1.5). */
   transportEnded(): void {
     if (this.readyState === 3) return;
@@ -422,6 +432,13 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
 
   private handle(event: ConnectionEvent): void {
     if (event.type === 'write') {
+      if (event.opcode === Opcode.Pong && this.io.isPaused) {
+        // RFC 6455 §5.5.3: with several pings unanswered, answering only the latest is allowed. While
+        // the socket is full, keep just that one, so a peer flooding pings without reading our pongs
+        // cannot grow our write buffer without bound.
+        this.pendingPong = event.data;
+        return;
+      }
       this.write(event.data);
     } else if (event.type === 'extension-message') {
       this.isAwaitingExtension = true;

@@ -45,7 +45,7 @@ export function isSecureRequest(request: ServerRequest): boolean {
 
 function urlOf(request: ServerRequest): string {
   const host = request.headers.host;
-  return `${isSecureRequest(request) ? 'wss:' : 'ws:'}//${typeof host === 'string' ? host : ''}${request.url}`;
+  return `${isSecureRequest(request) ? 'wss:' : 'ws:'}//${typeof host === 'string' ? host : ''}${request.url ?? '/'}`;
 }
 
 function protocolList(protocols: DriverOptions['protocols']): readonly string[] {
@@ -133,7 +133,7 @@ export class ServerDriver extends Driver {
 
   private adoptRequest(request: ServerRequest): void {
     this.request = request;
-    this.method = request.method;
+    this.method = request.method ?? '';
     this.headers = request.headers;
   }
 

@@ -10,14 +10,16 @@ export interface StreamDriver {
   binary(message: Buffer): boolean;
   /** The transport ended (the socket piped into `io` closed). */
   transportEnded(): void;
+  /** The socket we write to can take more again. */
+  outputDrained(): void;
   readonly io: IOStream;
   readonly messages: MessagesStream;
 }
 
 /**
  * The wire side: pipe the socket into it and it into the socket.
- * `write(chunk)` parses received bytes and returns false while the application has paused `messages`
- * or the socket's write buffer is full, so that `socket.pipe(driver.io)` stops reading until 'drain'.
+ * `write(chunk)` parses received bytes and returns false while the application has paused `messages`,
+ * so that `socket.pipe(driver.io)` stops reading until 'drain'.
  *
  * @example
  * ```ts
@@ -45,6 +47,7 @@ export class IOStream extends Stream {
 
   resume(): void {
     this.isPaused = false;
+    this.driver.outputDrained();
     this.emit('drain');
     this.driver.messages.emit('drain');
   }
@@ -58,10 +61,10 @@ export class IOStream extends Stream {
           ? chunk
           : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.driver.parse(bytes);
-    // Stop reading while the application is not consuming, and also while the socket we write to is
-    // full: a peer that floods pings but never reads our pongs then stalls itself instead of growing
-    // our write buffer without bound.
-    return !this.isConsumerPaused && !this.isPaused;
+    // Reading stops only while the application is not consuming. Stopping it also while our own output
+    // is full would deadlock two peers that echo a burst at each other (each waits for the other to
+    // read); a ping flood is bounded instead by answering only the latest ping while output is full.
+    return !this.isConsumerPaused;
   }
 
   /** The socket piped into us ended (classic `pipe` calls this): the transport is gone. */

@@ -64,15 +64,14 @@ export function parseTokenList(value: string | string[] | undefined): string[] {
 
 /**
  * The parts of an upgrade request the server checks (`url` is carried for callers, not read here).
- * node's `IncomingMessage` types `method` and `url` as possibly undefined, so pass it as
- * `request as UpgradeRequest` (an upgrade request always has both); an `HttpRequestHead` fits once its
- * `target` is given as `url`.
+ * node's `IncomingMessage` fits as it is (it types `method` and `url` as possibly undefined; a missing
+ * method fails the check); an `HttpRequestHead` fits once its `target` is given as `url`.
  */
 export interface UpgradeRequest {
-  method: string;
+  method?: string | undefined;
   /** `major.minor`, e.g. `'1.1'`. */
   httpVersion: string;
-  url: string;
+  url?: string | undefined;
   /** By lowercase name. */
   headers: Record<string, string | string[] | undefined>;
 }
@@ -114,7 +113,7 @@ function checkClientRequest(request: UpgradeRequest): ClientRequestCheck {
   const { headers } = request;
   // RFC 6455 §4.1, item 2: the method must be GET. RFC 9110 §15.5.6: a 405 lists the allowed methods.
   if (request.method !== 'GET') {
-    throw new HandshakeError(405, `The method must be GET, not ${request.method}`, {
+    throw new HandshakeError(405, `The method must be GET, not ${request.method ?? 'none'}`, {
       Allow: 'GET',
     });
   }

@@ -119,7 +119,7 @@ describe.skipIf(!hasChromium)('Chromium (headless) against a hybi server with pe
       const page = await browser.newPage();
       await page.goto(`http://${baseUrl}/`);
       const result = (await page.evaluate(
-        (url) => (window as unknown as { runExchange(url: string): Promise<unknown> }).runExchange(url),
+        (url) => (globalThis as unknown as { runExchange(url: string): Promise<unknown> }).runExchange(url),
         `ws://${baseUrl}/echo`,
       )) as {
         extensions: string;

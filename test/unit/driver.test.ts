@@ -177,18 +177,20 @@ describe('server driver from a node:http request', () => {
     expect(seen).toEqual(['open', ['close', 1006, '']]);
   });
 
-  it('asks the socket to stop reading while its own output is full, and to go on at drain', () => {
+  it('keeps reading while its own output is full, answering only the latest ping until drain', () => {
     const driver = hybi.http(upgradeRequest());
+    const written = output(driver);
     driver.start();
-    const ping = () => clientBytes((client) => client.sendPing('flood'));
-    expect(driver.io.write(ping())).toBe(true);
+    written();
     driver.io.pause(); // what a classic pipe does when socket.write() returns false
-    expect(driver.io.write(ping())).toBe(false);
-    let drains = 0;
-    driver.io.on('drain', () => drains++);
+    for (const payload of ['one', 'two', 'three']) {
+      // Reading goes on (no deadlock between two peers echoing at each other) ...
+      expect(driver.io.write(clientBytes((client) => client.sendPing(payload)))).toBe(true);
+    }
+    // ... but no pong piles up while the socket is full.
+    expect(written().length).toBe(0);
     driver.io.resume();
-    expect(drains).toBe(1);
-    expect(driver.io.write(ping())).toBe(true);
+    expect([...written()]).toEqual([0x8a, 5, ...Buffer.from('three')]);
   });
 
   it('asks the socket to stop reading while the application has paused messages', () => {

@@ -1,0 +1,788 @@
+// Owns the browser-compatible WebSocket (WHATWG "WebSockets" standard) over any transport that carries a
+// driver: its states, events, send and close rules, binaryType conversions and the async message iterator.
+
+import type { EventEmitter } from 'node:events';
+import type { Driver, MessageEvent as DriverMessageEvent, PingEvent } from './driver/driver.js';
+import { type ClientOptions, openClientTransport } from './node/client.js';
+import { MAX_CLOSE_REASON_BYTES } from './protocol/close.js';
+import { isToken } from './protocol/http-head.js';
+import { CloseCode, MAX_CONTROL_PAYLOAD } from './protocol/opcodes.js';
+
+/** How the final close of a transport is reported: the WebSocket's close event, before wrapping. */
+export interface TransportCloseEvent {
+  /** The close code of the closing handshake, or 1006 when it did not complete (RFC 6455 §7.1.5). */
+  code: number;
+  reason: string;
+  /** Whether both close frames were exchanged without a failure or a transport error. */
+  wasClean: boolean;
+}
+
+/** Events a transport reports to the WebSocket on top of it. */
+export interface TransportEvents {
+  /** The transport is gone (TCP closed): reported once, last. */
+  close: [TransportCloseEvent];
+  /** The transport's write buffer was full and has drained. */
+  drain: [];
+}
+
+/**
+ * What a {@link WebSocket} needs from whatever moves its bytes: the driver (already wired to the bytes),
+ * how many bytes wait to be written, a way to abort, and the final close. Errors come through the driver's
+ * 'error' event. `SocketLink` (node:net, node:tls) is one; an HTTP/2 stream can be another.
+ */
+export interface WebSocketTransport extends Pick<EventEmitter<TransportEvents>, 'on' | 'off'> {
+  readonly driver: Driver;
+  /** Bytes written to the transport and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Ends the connection without a closing handshake; `error`, if given, is reported first. */
+  destroy(error?: Error): void;
+}
+
+/** What `binaryType` may be: the two of the standard, and Node's Buffer (zero-copy). */
+export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
+
+/** A received message as handed to the application: a string for text, binary as `binaryType` says. */
+export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
+
+/** What `send()` accepts, as in the standard. */
+export type SendableData = string | ArrayBuffer | ArrayBufferView | Blob;
+
+/** Options of `new WebSocket(url, protocols, options)`: those of `connect()`. */
+export type WebSocketOptions = ClientOptions;
+
+/** The base listener and option types, as Node's EventTarget declares them. */
+type BaseListener = Parameters<EventTarget['addEventListener']>[1];
+type AddListenerOptions = Parameters<EventTarget['addEventListener']>[2];
+type RemoveListenerOptions = Parameters<EventTarget['removeEventListener']>[2];
+/** Node 20's types do not make the WHATWG EventInit global. */
+type EventInitOptions = NonNullable<ConstructorParameters<typeof Event>[1]>;
+
+/** A MessageEvent whose `data` is typed: the global MessageEvent of Node 20's types is not generic. */
+export type TypedMessageEvent<T> = MessageEvent & { readonly data: T };
+
+export interface CloseEventInit extends EventInitOptions {
+  code?: number;
+  reason?: string;
+  wasClean?: boolean;
+}
+
+/**
+ * The standard's CloseEvent (Node 20 has no global one): the close code, reason, and whether the closing
+ * handshake completed. Exported from hybi as `WebSocketCloseEvent`.
+ *
+ * @example
+ * ```ts
+ * socket.onclose = (event) => console.log(event.code, event.reason, event.wasClean);
+ * ```
+ */
+export class CloseEvent extends Event {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+
+  constructor(type: string, init: CloseEventInit = {}) {
+    super(type, init);
+    this.code = init.code ?? 0;
+    this.reason = init.reason ?? '';
+    this.wasClean = init.wasClean ?? false;
+  }
+}
+
+export interface ErrorEventInit extends EventInitOptions {
+  error?: unknown;
+  message?: string;
+}
+
+/**
+ * The 'error' event. Browsers fire a bare Event; this one also carries the `error` and its `message`
+ * (as undici's WebSocket does), so that a server can log why a connection failed. Exported from hybi as
+ * `WebSocketErrorEvent`.
+ *
+ * @example
+ * ```ts
+ * socket.onerror = (event) => console.error('connection failed:', event.error);
+ * ```
+ */
+export class ErrorEvent extends Event {
+  readonly error: unknown;
+  readonly message: string;
+
+  constructor(type: string, init: ErrorEventInit = {}) {
+    super(type, init);
+    this.error = init.error;
+    this.message = init.message ?? '';
+  }
+}
+
+/** The events a WebSocket dispatches, for typed `addEventListener`. */
+export interface WebSocketEventMap {
+  open: Event;
+  message: TypedMessageEvent<WebSocketData>;
+  error: ErrorEvent;
+  close: CloseEvent;
+  /** Not in the standard: a ping arrived (hybi already answered it); `data` is its payload. */
+  ping: TypedMessageEvent<Buffer>;
+  /** Not in the standard: a pong arrived; `data` is its payload. */
+  pong: TypedMessageEvent<Buffer>;
+  /** Not in the standard: the socket's write buffer went over its high-water mark and has drained. */
+  drain: Event;
+}
+
+/** A listener for one of the {@link WebSocketEventMap} events: a function or an object with handleEvent. */
+export type WebSocketListener<K extends keyof WebSocketEventMap> =
+  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+  | { handleEvent(event: WebSocketEventMap[K]): unknown };
+
+type Handler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
+type HandlerType = 'open' | 'message' | 'error' | 'close';
+
+/** Messages the async iterator may hold before reading pauses; either limit pauses. */
+const ITERATOR_HIGH_WATER_MESSAGES = 16;
+const ITERATOR_HIGH_WATER_BYTES = 1024 * 1024;
+
+/**
+ * A WebSocket as browsers have it, for Node: `new WebSocket(url)` opens a client connection; servers
+ * (`WebSocketServer`, `acceptUpgrade`, `acceptSocket`) hand out the same class. Beyond the standard:
+ * `binaryType` 'nodebuffer' (the default), `ping()`, `pong()`, 'ping'/'pong'/'drain' events, and
+ * `for await (const message of socket)`.
+ *
+ * @example
+ * ```ts
+ * const socket = new WebSocket('wss://echo.example/chat', ['chat']);
+ * socket.onopen = () => socket.send('hello');
+ * socket.onmessage = (event) => console.log(event.data);
+ * socket.onclose = (event) => console.log(event.code, event.reason, event.wasClean);
+ * ```
+ */
+export class WebSocket extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+
+  /** The URL: the one given on the client; on the server, the one the request asked for. */
+  readonly url: string;
+
+  private readonly transport: WebSocketTransport;
+  private readonly driver: Driver;
+  private readonly isServerSide: boolean;
+  private readonly origin: string;
+  private binaryTypeValue: BinaryType = 'nodebuffer';
+  private isClosing = false;
+  private isClosed = false;
+  private hasOpened = false;
+  private hasReportedError = false;
+  /** Set from a handshake's start until the application has had a turn to add listeners. */
+  private heldEvents: (() => void)[] | undefined;
+  /** Sends waiting for a Blob ahead of them to be read, so that order is kept. */
+  private readonly sendQueue: { data: SendableData; compress: boolean }[] = [];
+  private sendQueueBytes = 0;
+  private isSendQueueRunning = false;
+  /** The standard counts bytes passed to send() after closing began and never sent. */
+  private bytesAfterClose = 0;
+  private readingPauses = 0;
+  private readonly iterators = new Set<MessageIterator>();
+  private readonly pendingPings = new Set<(wasAnswered: boolean) => void>();
+  private readonly handlers = new Map<
+    HandlerType,
+    { handler: Handler<Event>; listener: (event: Event) => void }
+  >();
+
+  /**
+   * Opens a client connection to `url` (ws:, wss:, or http:/https: mapped to them), offering `protocols`.
+   * Throws a `SyntaxError` DOMException for a bad URL or protocol list, as browsers do. Given a
+   * {@link WebSocketTransport} instead of a URL, wraps a connection that is already linked (what servers do).
+   */
+  constructor(
+    target: string | URL | WebSocketTransport,
+    protocols?: string | readonly string[],
+    options: WebSocketOptions = {},
+  ) {
+    super();
+    if (typeof target === 'string' || target instanceof URL) {
+      const offered = protocols ?? options.protocols;
+      assertProtocolList(offered);
+      try {
+        this.transport = openClientTransport(target, {
+          ...options,
+          ...(offered === undefined ? {} : { protocols: offered }),
+        });
+      } catch (error) {
+        if (error instanceof TypeError) throw new DOMException(error.message, 'SyntaxError');
+        throw error;
+      }
+      this.isServerSide = false;
+    } else {
+      this.transport = target;
+      this.isServerSide = true;
+    }
+    this.driver = this.transport.driver;
+    this.url = this.driver.url;
+    this.origin = originOf(this.url);
+    // The server hands this socket to the application after its handshake: events (early frames
+    // included) wait until the application had the socket for one turn of the event loop.
+    if (this.isServerSide) this.hold();
+    this.listen();
+  }
+
+  get CONNECTING(): 0 {
+    return 0;
+  }
+  get OPEN(): 1 {
+    return 1;
+  }
+  get CLOSING(): 2 {
+    return 2;
+  }
+  get CLOSED(): 3 {
+    return 3;
+  }
+
+  /** 0 connecting, 1 open, 2 closing, 3 closed (after the 'close' event). */
+  get readyState(): 0 | 1 | 2 | 3 {
+    if (this.isClosed) return 3;
+    if (this.isClosing) return 2;
+    const state = this.driver.readyState;
+    return state === 3 ? 2 : state;
+  }
+
+  /** The subprotocol the server selected, or ''. */
+  get protocol(): string {
+    return this.driver.protocol;
+  }
+
+  /** The extensions in use: the server's Sec-WebSocket-Extensions (client), or their names (server). */
+  get extensions(): string {
+    if (!this.hasOpened && !this.isServerSide) return '';
+    const header = this.isServerSide ? undefined : this.driver.headers['sec-websocket-extensions'];
+    if (typeof header === 'string') return header;
+    return this.driver.negotiatedExtensions.join(', ');
+  }
+
+  /**
+   * How binary messages are delivered: 'nodebuffer' (default: a Buffer, no copy), 'arraybuffer' (a copy
+   * of exactly the message's bytes) or 'blob'. Browsers default to 'blob'; Node code mostly reads bytes
+   * at once, and ws defaults to Buffers too. Other values are ignored, as for any WebIDL enum.
+   */
+  get binaryType(): BinaryType {
+    return this.binaryTypeValue;
+  }
+  set binaryType(value: BinaryType) {
+    if (value === 'blob' || value === 'arraybuffer' || value === 'nodebuffer') this.binaryTypeValue = value;
+  }
+
+  /** Bytes passed to send() and not yet handed to the network (frame headers included). */
+  get bufferedAmount(): number {
+    // Before 'open' the socket holds only the handshake request, which is not application data.
+    if (!this.hasOpened) return this.bytesAfterClose;
+    return this.transport.bufferedAmount + this.sendQueueBytes + this.bytesAfterClose;
+  }
+
+  get onopen(): Handler<Event> {
+    return this.getHandler('open');
+  }
+  set onopen(handler: Handler<Event>) {
+    this.setHandler('open', handler);
+  }
+  get onmessage(): Handler<TypedMessageEvent<WebSocketData>> {
+    return this.getHandler('message') as Handler<TypedMessageEvent<WebSocketData>>;
+  }
+  set onmessage(handler: Handler<TypedMessageEvent<WebSocketData>>) {
+    this.setHandler('message', handler as Handler<Event>);
+  }
+  get onerror(): Handler<ErrorEvent> {
+    return this.getHandler('error') as Handler<ErrorEvent>;
+  }
+  set onerror(handler: Handler<ErrorEvent>) {
+    this.setHandler('error', handler as Handler<Event>);
+  }
+  get onclose(): Handler<CloseEvent> {
+    return this.getHandler('close') as Handler<CloseEvent>;
+  }
+  set onclose(handler: Handler<CloseEvent>) {
+    this.setHandler('close', handler as Handler<Event>);
+  }
+
+  /**
+   * Sends a message: a string as text, anything else as binary. Throws `InvalidStateError` while
+   * connecting; after closing began, only counts the bytes (as the standard says). A Blob is read first;
+   * messages sent after it wait for it, so order is kept. ArrayBuffers and views are not copied: do not
+   * change them until `bufferedAmount` says they left. `compress: false` skips permessage-deflate.
+   *
+   * @example
+   * ```ts
+   * socket.send(JSON.stringify({ type: 'hello' }));
+   * socket.send(new Uint8Array([1, 2, 3]));
+   * ```
+   */
+  send(data: SendableData, options: { compress?: boolean } = {}): void {
+    const state = this.readyState;
+    if (state === 0) throw new DOMException('The WebSocket is still connecting', 'InvalidStateError');
+    const message = typeof data === 'string' || isBinary(data) ? data : String(data);
+    if (state !== 1) {
+      this.bytesAfterClose += byteLengthOf(message);
+      return;
+    }
+    const compress = options.compress !== false;
+    if (this.sendQueue.length > 0 || message instanceof Blob) {
+      this.sendQueue.push({ data: message, compress });
+      this.sendQueueBytes += byteLengthOf(message);
+      if (!this.isSendQueueRunning) void this.runSendQueue();
+      return;
+    }
+    this.sendNow(message, compress);
+  }
+
+  /**
+   * Starts the closing handshake. `code` must be 1000 or 3000-4999 (else `InvalidAccessError`), `reason`
+   * at most 123 bytes of UTF-8 (else `SyntaxError`). Without a code, 1000 is sent. While connecting, the
+   * attempt is abandoned: 'error' then 'close' with 1006, as the standard says.
+   *
+   * @example
+   * ```ts
+   * socket.close(4000, 'session expired');
+   * ```
+   */
+  close(code?: number, reason?: string): void {
+    let closeCode: number | undefined;
+    if (code !== undefined) {
+      closeCode = clampUnsignedShort(code);
+      if (closeCode !== CloseCode.Normal && (closeCode < 3000 || closeCode > 4999)) {
+        throw new DOMException(
+          `The close code must be 1000 or in 3000-4999; ${closeCode} is neither`,
+          'InvalidAccessError',
+        );
+      }
+    }
+    const closeReason = reason === undefined ? '' : String(reason);
+    const reasonLength = Buffer.byteLength(closeReason, 'utf8');
+    if (reasonLength > MAX_CLOSE_REASON_BYTES) {
+      throw new DOMException(
+        `The close reason is ${reasonLength} bytes of UTF-8; at most ${MAX_CLOSE_REASON_BYTES} fit`,
+        'SyntaxError',
+      );
+    }
+    const state = this.readyState;
+    if (state === 2 || state === 3) return;
+    this.isClosing = true;
+    if (state === 0) {
+      this.transport.destroy(new Error('The WebSocket was closed before the connection was established'));
+      return;
+    }
+    // Messages still waiting for a Blob are dropped: the close frame must be the last frame sent.
+    this.bytesAfterClose += this.sendQueueBytes;
+    this.sendQueue.length = 0;
+    this.sendQueueBytes = 0;
+    this.driver.close(closeReason, closeCode ?? CloseCode.Normal);
+  }
+
+  /**
+   * Not in the standard: sends a ping (at most 125 bytes). Resolves true when the matching pong arrives,
+   * false if the connection closes first; never rejects.
+   *
+   * @example
+   * ```ts
+   * const isAlive = await Promise.race([socket.ping(), timeout(10_000).then(() => false)]);
+   * ```
+   */
+  ping(data: string | ArrayBuffer | ArrayBufferView = ''): Promise<boolean> {
+    const state = this.readyState;
+    if (state === 0) throw new DOMException('The WebSocket is still connecting', 'InvalidStateError');
+    const payload = controlPayload(data);
+    if (state !== 1) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.pendingPings.add(resolve);
+      this.driver.ping(payload, () => {
+        this.pendingPings.delete(resolve);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Not in the standard: sends an unsolicited pong, a one-way heartbeat (RFC 6455 §5.5.3). */
+  pong(data: string | ArrayBuffer | ArrayBufferView = ''): void {
+    const state = this.readyState;
+    if (state === 0) throw new DOMException('The WebSocket is still connecting', 'InvalidStateError');
+    const payload = controlPayload(data);
+    if (state === 1) this.driver.pong(payload);
+  }
+
+  /**
+   * Iterates over received messages until the connection closes. Reading from the network pauses while
+   * the iterator holds more than 16 messages or 1 MiB, so a slow consumer is not flooded. Breaking out of
+   * the loop stops iterating; the socket stays open.
+   *
+   * @example
+   * ```ts
+   * for await (const message of socket) socket.send(message); // echo
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketData> {
+    const iterator = new MessageIterator(
+      {
+        pauseReading: () => this.pauseReading(),
+        resumeReading: () => this.resumeReading(),
+        forget: (done) => this.iterators.delete(done),
+      },
+      this.isClosed,
+    );
+    if (!this.isClosed) this.iterators.add(iterator);
+    return iterator;
+  }
+
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: WebSocketListener<K> | null,
+    options?: AddListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: BaseListener | null, options?: AddListenerOptions): void;
+  override addEventListener(type: string, listener: BaseListener | null, options?: AddListenerOptions): void {
+    if (listener !== null) super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: WebSocketListener<K> | null,
+    options?: RemoveListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: BaseListener | null,
+    options?: RemoveListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: BaseListener | null,
+    options?: RemoveListenerOptions,
+  ): void {
+    if (listener !== null) super.removeEventListener(type, listener, options);
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  /** Counted: the hold and each full iterator pause reading; it resumes when none does. */
+  private pauseReading(): void {
+    if (this.readingPauses++ === 0) this.driver.messages.pause();
+  }
+
+  private resumeReading(): void {
+    if (--this.readingPauses === 0) this.driver.messages.resume();
+  }
+
+  private listen(): void {
+    const driver = this.driver;
+    driver.on('open', () => {
+      this.hasOpened = true;
+      if (this.isServerSide) return; // server sockets are handed out open
+      this.dispatchEvent(new Event('open'));
+      // connect() resolves on 'open': frames that came with the 101 wait until its awaiter has run.
+      this.hold();
+    });
+    driver.on('message', (event: DriverMessageEvent) => this.enqueue(() => this.deliverMessage(event.data)));
+    driver.on('ping', (event: PingEvent) => this.enqueue(() => this.deliverControl('ping', event.payload)));
+    driver.on('pong', (event: PingEvent) => this.enqueue(() => this.deliverControl('pong', event.payload)));
+    driver.on('error', (error: Error) => this.enqueue(() => this.reportError(error)));
+    driver.on('close', () => {
+      // The closing handshake is over (or failed): pings can no longer be answered.
+      for (const resolve of this.pendingPings) resolve(false);
+      this.pendingPings.clear();
+    });
+    this.transport.on('drain', () => this.enqueue(() => this.dispatchEvent(new Event('drain'))));
+    this.transport.on('close', (event) => this.enqueue(() => this.finish(event)));
+  }
+
+  /** Holds events until the application had a turn; reading pauses meanwhile, so the hold is bounded. */
+  private hold(): void {
+    if (this.heldEvents !== undefined) return;
+    this.heldEvents = [];
+    this.pauseReading();
+    setImmediate(() => {
+      const events = this.heldEvents ?? [];
+      // Events that arrive while these run join the end of the list, so the order holds.
+      for (let index = 0; index < events.length; index++) events[index]!();
+      this.heldEvents = undefined;
+      this.resumeReading();
+    });
+  }
+
+  private enqueue(event: () => void): void {
+    if (this.heldEvents === undefined) event();
+    else this.heldEvents.push(event);
+  }
+
+  private deliverMessage(raw: string | Buffer): void {
+    if (this.isClosed) return;
+    const data = typeof raw === 'string' ? raw : this.convertBinary(raw);
+    for (const iterator of this.iterators) iterator.push(data, raw.length);
+    this.dispatchEvent(new MessageEvent('message', { data, origin: this.origin }));
+  }
+
+  private deliverControl(type: 'ping' | 'pong', payload: Buffer): void {
+    if (!this.isClosed) this.dispatchEvent(new MessageEvent(type, { data: payload, origin: this.origin }));
+  }
+
+  private convertBinary(data: Buffer): Buffer | ArrayBuffer | Blob {
+    switch (this.binaryTypeValue) {
+      case 'nodebuffer':
+        return data;
+      case 'arraybuffer':
+        return toArrayBuffer(data);
+      default:
+        return new Blob([data]);
+    }
+  }
+
+  private finish(event: TransportCloseEvent): void {
+    if (this.isClosed) return;
+    for (const resolve of this.pendingPings) resolve(false);
+    this.pendingPings.clear();
+    for (const iterator of this.iterators) iterator.end();
+    this.iterators.clear();
+    this.bytesAfterClose += this.sendQueueBytes;
+    this.sendQueue.length = 0;
+    this.sendQueueBytes = 0;
+    if (!this.hasOpened) {
+      // WHATWG: a connection that could not be established is failed: 'error', then close with 1006,
+      // whatever the handshake said.
+      if (!this.hasReportedError) {
+        this.reportError(new Error('The connection closed before the WebSocket handshake completed'));
+      }
+      this.isClosed = true;
+      this.dispatchEvent(new CloseEvent('close', { code: CloseCode.Abnormal, reason: '', wasClean: false }));
+      return;
+    }
+    this.isClosed = true;
+    this.dispatchEvent(new CloseEvent('close', event));
+  }
+
+  private reportError(error: Error): void {
+    if (this.isClosed) return;
+    this.hasReportedError = true;
+    this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
+  }
+
+  private sendNow(data: string | ArrayBuffer | ArrayBufferView, compress: boolean): void {
+    const driver = this.driver;
+    const payload = typeof data === 'string' ? data : toBuffer(data);
+    if (!compress) driver.send(payload, { compress: false });
+    else if (typeof payload === 'string') driver.text(payload);
+    else driver.binary(payload);
+  }
+
+  private async runSendQueue(): Promise<void> {
+    this.isSendQueueRunning = true;
+    try {
+      while (this.sendQueue.length > 0) {
+        const item = this.sendQueue[0]!;
+        let data: string | ArrayBuffer | ArrayBufferView;
+        if (item.data instanceof Blob) {
+          try {
+            data = await item.data.arrayBuffer();
+          } catch (error) {
+            // The standard fails the connection when a Blob cannot be read; 1011 says it was our side.
+            this.driver.emit('error', error instanceof Error ? error : new Error(String(error)));
+            this.isClosing = true;
+            this.driver.close('Could not read a Blob to send', CloseCode.InternalError);
+            return;
+          }
+        } else {
+          data = item.data;
+        }
+        // close() or the connection's end empty the queue; what it held is no longer ours to send.
+        if (this.sendQueue[0] !== item) return;
+        this.sendQueue.shift();
+        this.sendQueueBytes -= byteLengthOf(item.data);
+        this.sendNow(data, item.compress);
+      }
+    } finally {
+      this.isSendQueueRunning = false;
+    }
+  }
+
+  private getHandler(type: HandlerType): Handler<Event> {
+    return this.handlers.get(type)?.handler ?? null;
+  }
+
+  /** Event handler attributes (HTML §8.1.8.1): one listener per type, added when first set. */
+  private setHandler(type: HandlerType, handler: Handler<Event>): void {
+    const entry = this.handlers.get(type);
+    const value = typeof handler === 'function' ? handler : null;
+    if (value === null) {
+      if (entry !== undefined) {
+        super.removeEventListener(type, entry.listener);
+        this.handlers.delete(type);
+      }
+      return;
+    }
+    if (entry !== undefined) {
+      entry.handler = value;
+      return;
+    }
+    const created = {
+      handler: value,
+      listener: (event: Event) => {
+        created.handler?.call(this, event);
+      },
+    };
+    this.handlers.set(type, created);
+    super.addEventListener(type, created.listener);
+  }
+}
+
+/** What an iterator may ask of its WebSocket. */
+interface IteratorControls {
+  pauseReading(): void;
+  resumeReading(): void;
+  forget(iterator: MessageIterator): void;
+}
+
+/** The async iterator of one `for await` loop: a bounded queue between the socket and the loop. */
+class MessageIterator implements AsyncIterableIterator<WebSocketData> {
+  private readonly controls: IteratorControls;
+  private readonly queue: { data: WebSocketData; size: number }[] = [];
+  private queuedBytes = 0;
+  private isDone: boolean;
+  private isPausing = false;
+  private waiting: ((result: IteratorResult<WebSocketData>) => void) | undefined;
+
+  constructor(controls: IteratorControls, isDone: boolean) {
+    this.controls = controls;
+    this.isDone = isDone;
+  }
+
+  push(data: WebSocketData, size: number): void {
+    const waiting = this.waiting;
+    if (waiting !== undefined) {
+      this.waiting = undefined;
+      waiting({ done: false, value: data });
+      return;
+    }
+    this.queue.push({ data, size });
+    this.queuedBytes += size;
+    if (
+      !this.isPausing &&
+      (this.queue.length >= ITERATOR_HIGH_WATER_MESSAGES || this.queuedBytes >= ITERATOR_HIGH_WATER_BYTES)
+    ) {
+      this.isPausing = true;
+      this.controls.pauseReading();
+    }
+  }
+
+  end(): void {
+    this.isDone = true;
+    this.stopPausing();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.({ done: true, value: undefined });
+  }
+
+  next(): Promise<IteratorResult<WebSocketData>> {
+    const item = this.queue.shift();
+    if (item !== undefined) {
+      this.queuedBytes -= item.size;
+      // Resume below half of both limits, so reading does not stop and start on every message.
+      if (
+        this.isPausing &&
+        this.queue.length < ITERATOR_HIGH_WATER_MESSAGES / 2 &&
+        this.queuedBytes < ITERATOR_HIGH_WATER_BYTES / 2
+      ) {
+        this.stopPausing();
+      }
+      return Promise.resolve({ done: false, value: item.data });
+    }
+    if (this.isDone) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<WebSocketData>> {
+    this.controls.forget(this);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.end();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketData> {
+    return this;
+  }
+
+  private stopPausing(): void {
+    if (!this.isPausing) return;
+    this.isPausing = false;
+    this.controls.resumeReading();
+  }
+}
+
+// --- helpers -----------------------------------------------------------------------------------
+
+function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView | Blob {
+  return data instanceof ArrayBuffer || ArrayBuffer.isView(data) || data instanceof Blob;
+}
+
+function byteLengthOf(data: SendableData): number {
+  if (typeof data === 'string') return Buffer.byteLength(data, 'utf8');
+  if (data instanceof Blob) return data.size;
+  return data.byteLength;
+}
+
+function toBuffer(data: ArrayBuffer | ArrayBufferView): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+/** An ArrayBuffer holding exactly the message: received Buffers are often views into a larger chunk. */
+function toArrayBuffer(data: Buffer): ArrayBuffer {
+  const copy = new ArrayBuffer(data.length);
+  new Uint8Array(copy).set(data);
+  return copy;
+}
+
+function controlPayload(data: string | ArrayBuffer | ArrayBufferView): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
+  // RFC 6455 §5.5: control frame payloads are at most 125 bytes.
+  if (payload.length > MAX_CONTROL_PAYLOAD) {
+    throw new RangeError(`A ping or pong carries at most 125 bytes; got ${payload.length}`);
+  }
+  return payload;
+}
+
+/** WebIDL `[Clamp] unsigned short`: what close(code) does with a number outside the type. */
+function clampUnsignedShort(value: number): number {
+  const number = Number(value);
+  if (Number.isNaN(number)) return 0;
+  const clamped = Math.min(Math.max(number, 0), 0xffff);
+  // Round half to even, as WebIDL says.
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5) return floor + 1;
+  if (fraction < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** WHATWG WebSocket constructor, step 8: protocols are unique tokens, else SyntaxError. */
+function assertProtocolList(protocols: string | readonly string[] | undefined): void {
+  if (protocols === undefined) return;
+  const list = typeof protocols === 'string' ? [protocols] : protocols;
+  const seen = new Set<string>();
+  for (const protocol of list) {
+    if (typeof protocol !== 'string' || !isToken(protocol)) {
+      throw new DOMException(`The subprotocol ${JSON.stringify(protocol)} is not a token`, 'SyntaxError');
+    }
+    if (seen.has(protocol)) {
+      throw new DOMException(`The subprotocol ${JSON.stringify(protocol)} is listed twice`, 'SyntaxError');
+    }
+    seen.add(protocol);
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    // MessageEvent.origin: the serialization of the URL's origin (WHATWG WebSockets, "feedback from the protocol").
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
+}
