@@ -100,6 +100,10 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   private queuedSends: PendingSend[] = [];
   private outgoingInFlight = 0;
   private deferredClose: { code: number; reason: string } | undefined;
+  /** The peer's close, waiting for messages in the extension pipeline to be written before our reply. */
+  private pendingCloseEvent: { code: number; reason: string } | undefined;
+  /** Set while events are being read; bytes written meanwhile (re-entrantly) only join the queue. */
+  private isPumping = false;
   /** A received message is in the extension pipeline; reading further waits for it. */
   private isAwaitingExtension = false;
   /** The pong owed for the latest ping received while the socket was full. */
@@ -175,7 +179,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       return;
     }
     this.connection.push(chunk);
-    this.pump();
+    if (!this.isPumping) this.pump();
   }
 
   /** Sends a text message. False when the connection is closing or closed. */
@@ -321,6 +325,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       ...(options.masking === undefined ? {} : { masking: options.masking }),
       allowedRsvBits: this.extensions.allowedRsvBits,
       hasExtensions: this.extensions.isActive,
+      // The driver replies to a close itself, after any message still in the extension pipeline.
+      autoCloseReply: false,
     });
     if (this.extensions.isActive) {
       this.extensions.onProcessed(
@@ -338,9 +344,13 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       else if (item.kind === 'ping') this.write(this.connection.sendPing(item.data));
       else this.write(this.connection.sendPong(item.data));
     }
+    // Queue every held chunk before reading any: a listener that makes more bytes arrive while the
+    // first message is delivered must not get them ahead of the held ones.
     const input = this.pendingInput;
     this.pendingInput = [];
-    for (const chunk of input) this.parse(chunk);
+    if (this.readyState !== 1) return;
+    for (const chunk of input) this.connection.push(chunk);
+    this.pump();
   }
 
   /** The handshake failed: report it as websocket-driver does, with 'error' then 'close'. */
@@ -389,10 +399,18 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       const rsvBits = (message.rsv1 ? RSV1 : 0) | (message.rsv2 ? RSV2 : 0) | (message.rsv3 ? RSV3 : 0);
       this.write(connection.sendFragment(message.opcode, message.data, true, rsvBits));
     }
-    if (this.outgoingInFlight === 0 && this.deferredClose !== undefined) {
+    if (this.outgoingInFlight > 0) return;
+    if (this.deferredClose !== undefined) {
       const { code, reason } = this.deferredClose;
       this.deferredClose = undefined;
       if (this.readyState === 2) this.write(connection.sendClose(code, reason));
+    }
+    const closeEvent = this.pendingCloseEvent;
+    if (closeEvent !== undefined) {
+      this.pendingCloseEvent = undefined;
+      this.write(connection.sendCloseReply());
+      this.readyState = 3;
+      this.emitClose(closeEvent.code, closeEvent.reason);
     }
   }
 
@@ -409,7 +427,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
           )
         : connection.completeExtensionMessage(message.opcode, message.data);
     for (const event of events) this.handle(event);
-    this.pump();
+    // When the extension answered synchronously we are inside pump() already, which reads on.
+    if (!this.isPumping) this.pump();
     if (this.hasTransportEnded && !this.isAwaitingExtension) {
       this.hasTransportEnded = false;
       this.transportEnded();
@@ -423,10 +442,15 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
    */
   private pump(): void {
     const connection = this.connection!;
-    while (!this.isAwaitingExtension) {
-      const event = connection.nextEvent();
-      if (event === undefined) return;
-      this.handle(event);
+    this.isPumping = true;
+    try {
+      while (!this.isAwaitingExtension) {
+        const event = connection.nextEvent();
+        if (event === undefined) return;
+        this.handle(event);
+      }
+    } finally {
+      this.isPumping = false;
     }
   }
 
@@ -474,10 +498,22 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
         this.emit('pong', { data: event.data.toString('utf8'), payload: event.data });
         return;
       }
-      case 'close':
+      case 'close': {
+        const connection = this.connection!;
+        if (connection.isCloseReplyDue) {
+          if (this.outgoingInFlight > 0) {
+            // RFC 6455 §5.5.1: the reply may wait for messages already accepted by send(); they are
+            // written first, then the reply, then the application hears of the close.
+            this.readyState = 2;
+            this.pendingCloseEvent = event;
+            return;
+          }
+          this.write(connection.sendCloseReply());
+        }
         this.readyState = 3;
         this.emitClose(event.code, event.reason);
         return;
+      }
       case 'fail':
         this.readyState = 3;
         this.emit('error', new ProtocolError(event.code, event.reason));

@@ -34,6 +34,12 @@ export interface ConnectionOptions {
   hasExtensions?: boolean;
   /** Answer pings with pongs automatically (default true, RFC 6455 §5.5.2). */
   autoPong?: boolean;
+  /**
+   * Answer the peer's close frame at once (default true). When false, the `close` event leaves the
+   * connection in `closing` with `isCloseReplyDue`, data may still be sent, and `sendCloseReply()`
+   * finishes the handshake: RFC 6455 §5.5.1 lets an endpoint send its current message first.
+   */
+  autoCloseReply?: boolean;
 }
 
 /** Everything the connection reports. Events are data: the caller decides what to do with them. */
@@ -84,6 +90,9 @@ export class Connection implements MessageHandler {
   private readonly maskingKey = new Uint8Array(4);
   private hasExtensions: boolean;
   private readonly autoPong: boolean;
+  private readonly autoCloseReply: boolean;
+  /** The code of the peer's close frame (1005 for none), echoed in our reply. */
+  private receivedCloseCode: number = CloseCode.NoStatusReceived;
   private hasSentClose = false;
   private hasReceivedClose = false;
   /** Opcode of the outgoing fragmented message in progress, or 0. */
@@ -99,6 +108,7 @@ export class Connection implements MessageHandler {
     this.maskKeys = this.isMasking ? sharedMaskKeys() : undefined;
     this.hasExtensions = options.hasExtensions === true;
     this.autoPong = options.autoPong !== false;
+    this.autoCloseReply = options.autoCloseReply !== false;
     this.assembler = new MessageAssembler(this, {
       maxLength: options.maxLength ?? DEFAULT_MAX_LENGTH,
       maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
@@ -250,13 +260,29 @@ export class Connection implements MessageHandler {
     if (this.hasSentClose || this.stateValue === 'closed') return [];
     const body = encodeCloseBody(code, reason);
     this.hasSentClose = true;
-    this.stateValue = 'closing';
+    // Sent in reply to the peer's close, it ends the handshake; sent first, it starts it.
+    this.stateValue = this.hasReceivedClose ? 'closed' : 'closing';
     return this.encodeFrame(Opcode.Close, body, true, 0);
   }
 
-  /** Whether data frames may still be sent: open, and no close frame sent yet (RFC 6455 §5.5.1). */
+  /** With `autoCloseReply: false`: the reply to the peer's close, echoing its code (RFC 6455 §5.5.1). */
+  sendCloseReply(): Buffer[] {
+    if (!this.isCloseReplyDue) return [];
+    const code = this.receivedCloseCode;
+    return this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code);
+  }
+
+  /** The peer's close frame arrived and ours has not been sent yet (only with `autoCloseReply: false`). */
+  get isCloseReplyDue(): boolean {
+    return this.hasReceivedClose && !this.hasSentClose && this.stateValue !== 'closed';
+  }
+
+  /**
+   * Whether data frames may still be sent: no close frame sent yet (RFC 6455 §5.5.1), and the connection
+   * open or owing the peer a close reply (which may wait for the current message).
+   */
   get canSend(): boolean {
-    return this.stateValue === 'open' && !this.hasSentClose;
+    return !this.hasSentClose && (this.stateValue === 'open' || this.isCloseReplyDue);
   }
 
   // --- MessageHandler ------------------------------------------------------------------------
@@ -297,6 +323,12 @@ export class Connection implements MessageHandler {
   private receiveClose(payload: Buffer): void {
     const body: CloseBody = decodeCloseBody(payload);
     this.hasReceivedClose = true;
+    this.receivedCloseCode = body.code;
+    if (!this.hasSentClose && !this.autoCloseReply) {
+      this.stateValue = 'closing';
+      this.events.push({ type: 'close', code: body.code, reason: body.reason });
+      throw STOP_PARSING;
+    }
     if (!this.hasSentClose) {
       // RFC 6455 §5.5.1: reply with a close frame, typically echoing the status code received.
       this.hasSentClose = true;

@@ -263,26 +263,14 @@ function serializeParam(key: string, value: unknown): string {
     return `; ${key}=${value}`;
   }
   if (typeof value === 'string') {
+    // RFC 6455 §9.1: a value, quoted or not, must be a token; so a value that is not one (empty, with a
+    // space, a quote, ...) can never be sent, and writing it quoted would only make the peer refuse it.
     if (isToken(value)) return `; ${key}=${value}`;
-    return `; ${key}=${quote(key, value)}`;
+    throw new TypeError(
+      `extension parameter ${key} must be a token (RFC 6455 §9.1), not ${JSON.stringify(value)}`,
+    );
   }
   throw new TypeError(
     `extension parameter ${key} must be true, a string, a number or an array of those, not ${String(value)}`,
   );
-}
-
-/** RFC 9110 §5.6.4 quoted-string: qdtext is HTAB, SP and visible characters; `"` and `\` are escaped. */
-function quote(key: string, value: string): string {
-  let quoted = '"';
-  for (let index = 0; index < value.length; index++) {
-    const code = value.charCodeAt(index);
-    const isQdtext = code === TAB || (code >= SPACE && code !== 0x7f && code <= 0xff);
-    if (!isQdtext) {
-      throw new TypeError(
-        `extension parameter ${key} has a value that cannot be written in a header: ${JSON.stringify(value)}`,
-      );
-    }
-    quoted += code === QUOTE || code === BACKSLASH ? `\\${value.charAt(index)}` : value.charAt(index);
-  }
-  return `${quoted}"`;
 }

@@ -353,6 +353,20 @@ describe('close handshake (RFC 6455 §5.5.1, §7)', () => {
     ]);
   });
 
+  it('with autoCloseReply false, lets data go before the reply, which then echoes the code', () => {
+    const server = new Connection({ role: 'server', autoCloseReply: false });
+    const events = server.receive(rawFrame(0x88, Buffer.from([0x0f, 0xa0])));
+    expect(events).toEqual([{ type: 'close', code: 4000, reason: '' }]);
+    expect(server.state).toBe('closing');
+    expect(server.isCloseReplyDue).toBe(true);
+    expect(server.canSend).toBe(true);
+    expect([...Buffer.concat(server.sendText('last'))]).toEqual([0x81, 4, ...Buffer.from('last')]);
+    expect([...Buffer.concat(server.sendCloseReply())]).toEqual([0x88, 2, 0x0f, 0xa0]);
+    expect(server.state).toBe('closed');
+    expect(server.canSend).toBe(false);
+    expect(server.sendCloseReply()).toEqual([]);
+  });
+
   it('reports 1006 when the transport ends without a close frame', () => {
     const server = new Connection({ role: 'server' });
     expect(server.transportClosed()).toEqual([{ type: 'close', code: 1006, reason: '' }]);

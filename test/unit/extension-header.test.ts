@@ -185,10 +185,10 @@ describe('serializeExtensionHeader', () => {
     );
   });
 
-  it('quotes a value only when it is not a token, escaping quotes and backslashes', () => {
-    expect(
-      serializeExtensionHeader([{ name: 'x', params: { a: 'plain', b: 'has space', c: 'q"b\\' } }]),
-    ).toBe('x; a=plain; b="has space"; c="q\\"b\\\\"');
+  it('writes token values bare and refuses values that are not tokens (RFC 6455 §9.1)', () => {
+    expect(serializeExtensionHeader([{ name: 'x', params: { a: 'plain' } }])).toBe('x; a=plain');
+    expect(() => serializeExtensionHeader([{ name: 'x', params: { b: 'has space' } }])).toThrow(TypeError);
+    expect(() => serializeExtensionHeader([{ name: 'x', params: { c: 'q"b\\' } }])).toThrow(TypeError);
   });
 
   const unserializable: Array<[string, ExtensionOffer[]]> = [
