@@ -316,6 +316,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
 
   /** The handshake succeeded: create the protocol connection, emit 'open', flush what waited. */
   protected open(): void {
+    // The transport may have ended (or close() been called) while the handshake response was written.
+    if (this.readyState !== 0) return;
     const options = this.options;
     this.connection = new Connection({
       role: this.role,

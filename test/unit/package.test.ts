@@ -58,10 +58,13 @@ beforeAll(async () => {
   // The local compiler rather than `npx tsc`: no npm in between, nothing fetched. tsc prints nothing on
   // success, so a non-zero exit (execFile rejects, with the diagnostics) is the only failure signal.
   const compiler = join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-  await run(process.execPath, [compiler, '-p', 'tsconfig.build.json'], {
-    cwd: repositoryRoot,
-    timeout: BUILD_TIMEOUT_MILLISECONDS,
-  });
+  // The same two builds as `npm run build`: the library, then the `hybi/fuzz` kit.
+  for (const project of ['tsconfig.build.json', 'tsconfig.fuzz.json']) {
+    await run(process.execPath, [compiler, '-p', project], {
+      cwd: repositoryRoot,
+      timeout: BUILD_TIMEOUT_MILLISECONDS,
+    });
+  }
   consumerDirectory = await mkdtemp(join(tmpdir(), 'hybi-consumer-'));
   await mkdir(join(consumerDirectory, 'node_modules'));
   await symlink(repositoryRoot, join(consumerDirectory, 'node_modules', 'hybi'), 'dir');
