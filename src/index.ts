@@ -10,6 +10,8 @@ export type {
   ReadyState,
 } from './driver/driver.js';
 export { Driver } from './driver/driver.js';
+export { Http2ClientDriver, type Http2Request } from './driver/http2-client.js';
+export { type Http2Respond, Http2ServerDriver } from './driver/http2-server.js';
 export { client, http, isSecureRequest, isWebSocket, server, validateOptions } from './driver/index.js';
 export { HttpProxy, type ProxyOptions } from './driver/proxy.js';
 export { ServerDriver, type ServerRequest } from './driver/server.js';
@@ -25,6 +27,29 @@ export type {
 } from './extensions/extension.js';
 export { type PerMessageDeflateOptions, permessageDeflate } from './extensions/permessage-deflate.js';
 export { type ClientOptions, connect } from './node/client.js';
+export { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './node/heartbeat.js';
+export {
+  connectAny,
+  connectHttp2,
+  defaultHttp2SessionPool,
+  type Http2ClientOptions,
+  type Http2Mode,
+  Http2SessionPool,
+  type Http2SessionPoolOptions,
+  Http2UnsupportedError,
+} from './node/http2-client.js';
+export {
+  type AttachHttp2Options,
+  acceptHttp2Stream,
+  attachHttp2,
+  type Http2AcceptOptions,
+  Http2StreamLink,
+  Http2WebSocketHost,
+  type Http2WebSocketHostEvents,
+  type Http2WebSocketRequest,
+  type HttpProtocol,
+  httpProtocolOf,
+} from './node/http2-server.js';
 export {
   type AcceptOptions,
   acceptSocket,
@@ -36,6 +61,7 @@ export {
   type WebSocketServerEvents,
   type WebSocketServerOptions,
 } from './node/server.js';
+export { type ShutdownOptions, type ShutdownResult, shutdown } from './node/shutdown.js';
 export { linkSocket, SocketLink, type SocketLinkOptions } from './node/socket-link.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
 export { CloseCode, Opcode } from './protocol/opcodes.js';

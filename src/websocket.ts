@@ -34,6 +34,11 @@ export interface WebSocketTransport extends Pick<EventEmitter<TransportEvents>, 
   readonly driver: Driver;
   /** Bytes written to the transport and not yet handed to the network. */
   readonly bufferedAmount: number;
+  /**
+   * Whether the transport's write buffer is past its high-water mark; when it was, a 'drain' follows.
+   * Optional: without it, a WebSocket compares `bufferedAmount` with 16 KiB and promises no 'drain'.
+   */
+  readonly isWriteBufferFull?: boolean;
   /** Ends the connection without a closing handshake; `error`, if given, is reported first. */
   destroy(error?: Error): void;
 }
@@ -136,9 +141,25 @@ export type WebSocketListener<K extends keyof WebSocketEventMap> =
 type Handler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
 type HandlerType = 'open' | 'message' | 'error' | 'close';
 
+/**
+ * The high-water mark for what waits outside the transport (Blobs being read, messages behind them), and
+ * for a transport that does not say whether it is full: node:net's default writableHighWaterMark.
+ */
+const SEND_HIGH_WATER_BYTES = 16 * 1024;
+
 /** Messages the async iterator may hold before reading pauses; either limit pauses. */
 const ITERATOR_HIGH_WATER_MESSAGES = 16;
 const ITERATOR_HIGH_WATER_BYTES = 1024 * 1024;
+
+/**
+ * The private parts server helpers may use, set by WebSocket's static block (declared before the class:
+ * the block runs when the class is defined).
+ */
+interface EndpointAccess {
+  close(socket: WebSocket, code: number, reason: string): void;
+  destroy(socket: WebSocket, error: Error | undefined): void;
+}
+let endpointAccess: EndpointAccess;
 
 /**
  * A WebSocket as browsers have it, for Node: `new WebSocket(url)` opens a client connection; servers
@@ -180,6 +201,8 @@ export class WebSocket extends EventTarget {
   private isSendQueueRunning = false;
   /** The standard counts bytes passed to send() after closing began and never sent. */
   private bytesAfterClose = 0;
+  /** send() returned false: a 'drain' is owed once everything buffered went to the network. */
+  private owesDrain = false;
   private readingPauses = 0;
   private readonly iterators = new Set<MessageIterator>();
   private readonly pendingPings = new Set<(wasAnswered: boolean) => void>();
@@ -309,28 +332,38 @@ export class WebSocket extends EventTarget {
    * messages sent after it wait for it, so order is kept. ArrayBuffers and views are not copied: do not
    * change them until `bufferedAmount` says they left. `compress: false` skips permessage-deflate.
    *
+   * Not in the standard (which returns nothing): returns `true` while the socket's write buffer is below
+   * its high-water mark, `false` once it is past it (then a 'drain' event follows when it has emptied)
+   * or when closing began (nothing was sent). A sender that waits for 'drain' after `false` keeps its
+   * memory bounded however slowly the peer reads. With permessage-deflate, a message counts once it is
+   * compressed: the return value and `bufferedAmount` lag the compressor by the messages in it.
+   *
    * @example
    * ```ts
-   * socket.send(JSON.stringify({ type: 'hello' }));
-   * socket.send(new Uint8Array([1, 2, 3]));
+   * for (const chunk of chunks) {
+   *   if (!socket.send(chunk)) await once(socket, 'drain');
+   * }
    * ```
    */
-  send(data: SendableData, options: { compress?: boolean } = {}): void {
+  send(data: SendableData, options: { compress?: boolean } = {}): boolean {
     const state = this.readyState;
     if (state === 0) throw new DOMException('The WebSocket is still connecting', 'InvalidStateError');
     const message = typeof data === 'string' || isBinary(data) ? data : String(data);
     if (state !== 1) {
       this.bytesAfterClose += byteLengthOf(message);
-      return;
+      return false;
     }
     const compress = options.compress !== false;
     if (this.sendQueue.length > 0 || message instanceof Blob) {
       this.sendQueue.push({ data: message, compress });
       this.sendQueueBytes += byteLengthOf(message);
       if (!this.isSendQueueRunning) void this.runSendQueue();
-      return;
+    } else {
+      this.sendNow(message, compress);
     }
-    this.sendNow(message, compress);
+    if (!this.isBufferFull()) return true;
+    this.owesDrain = true;
+    return false;
   }
 
   /**
@@ -362,18 +395,7 @@ export class WebSocket extends EventTarget {
         'SyntaxError',
       );
     }
-    const state = this.readyState;
-    if (state === 2 || state === 3) return;
-    this.isClosing = true;
-    if (state === 0) {
-      this.transport.destroy(new Error('The WebSocket was closed before the connection was established'));
-      return;
-    }
-    // Messages still waiting for a Blob are dropped: the close frame must be the last frame sent.
-    this.bytesAfterClose += this.sendQueueBytes;
-    this.sendQueue.length = 0;
-    this.sendQueueBytes = 0;
-    this.driver.close(closeReason, closeCode ?? CloseCode.Normal);
+    this.startClosing(closeCode ?? CloseCode.Normal, closeReason);
   }
 
   /**
@@ -460,6 +482,46 @@ export class WebSocket extends EventTarget {
 
   // --- internals -----------------------------------------------------------------------------
 
+  static {
+    // Server helpers may close with codes the standard API forbids (1001 on shutdown) and abort a
+    // connection; they reach these private methods through the module's friend functions.
+    endpointAccess = {
+      close: (socket, code, reason) => socket.startClosing(code, reason),
+      destroy: (socket, error) => socket.transport.destroy(error),
+    };
+  }
+
+  /** close() after its argument checks, and the friend closeAsEndpoint() with any valid code. */
+  private startClosing(code: number, reason: string): void {
+    const state = this.readyState;
+    if (state === 2 || state === 3) return;
+    this.isClosing = true;
+    if (state === 0) {
+      this.transport.destroy(new Error('The WebSocket was closed before the connection was established'));
+      return;
+    }
+    // Messages still waiting for a Blob are dropped: the close frame must be the last frame sent.
+    this.bytesAfterClose += this.sendQueueBytes;
+    this.sendQueue.length = 0;
+    this.sendQueueBytes = 0;
+    this.driver.close(reason, code);
+  }
+
+  /** Whether send() should tell the application to wait for 'drain'. */
+  private isBufferFull(): boolean {
+    if (this.sendQueueBytes >= SEND_HIGH_WATER_BYTES) return true;
+    const transport = this.transport;
+    const isFull = transport.isWriteBufferFull;
+    return isFull === undefined ? transport.bufferedAmount >= SEND_HIGH_WATER_BYTES : isFull;
+  }
+
+  /** The transport drained, or the Blob queue emptied into a transport that is not full. */
+  private drained(): void {
+    if (this.isClosed) return;
+    this.owesDrain = false;
+    this.dispatchEvent(new Event('drain'));
+  }
+
   /** Counted: the hold and each full iterator pause reading; it resumes when none does. */
   private pauseReading(): void {
     if (this.readingPauses++ === 0) this.driver.messages.pause();
@@ -487,7 +549,7 @@ export class WebSocket extends EventTarget {
       for (const resolve of this.pendingPings) resolve(false);
       this.pendingPings.clear();
     });
-    this.transport.on('drain', () => this.enqueue(() => this.dispatchEvent(new Event('drain'))));
+    this.transport.on('drain', () => this.enqueue(() => this.drained()));
     this.transport.on('close', (event) => this.enqueue(() => this.finish(event)));
   }
 
@@ -594,6 +656,10 @@ export class WebSocket extends EventTarget {
         this.sendQueueBytes -= byteLengthOf(item.data);
         this.sendNow(data, item.compress);
       }
+      // A full transport owes its own 'drain'; an empty queue into one that is not full owes it now.
+      if (this.owesDrain && this.readyState === 1 && this.transport.isWriteBufferFull === false) {
+        this.drained();
+      }
     } finally {
       this.isSendQueueRunning = false;
     }
@@ -627,6 +693,20 @@ export class WebSocket extends EventTarget {
     this.handlers.set(type, created);
     super.addEventListener(type, created.listener);
   }
+}
+
+/**
+ * @internal For hybi's server helpers (`shutdown`, `WebSocketServer#close`): starts the
+ * closing handshake with any code valid on the wire (RFC 6455 §7.4.1), such as 1001 Going Away, which
+ * the standard `close()` does not accept. A socket still connecting is abandoned.
+ */
+export function closeAsEndpoint(socket: WebSocket, code: number, reason = ''): void {
+  endpointAccess.close(socket, code, reason);
+}
+
+/** @internal Ends the connection without a closing handshake: 'error' (if given), then close 1006. */
+export function destroyConnection(socket: WebSocket, error?: Error): void {
+  endpointAccess.destroy(socket, error);
 }
 
 /** What an iterator may ask of its WebSocket. */

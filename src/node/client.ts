@@ -9,16 +9,26 @@ import { type ClientDriver, parseWebSocketUrl } from '../driver/client.js';
 import { client } from '../driver/index.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
+import { assertSafeHeader } from '../protocol/handshake.js';
 import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
-import { linkSocket, type SocketLink } from './socket-link.js';
+import { type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  linkSocket,
+  type SocketLink,
+  type SocketLinkOptions,
+} from './socket-link.js';
 
 /** Options of {@link connect} and of `new WebSocket(url, protocols, options)`. */
 export interface ClientOptions {
   /** Subprotocols to offer, most preferred first. */
   protocols?: string | readonly string[];
-  /** Extra request headers (names are tokens; values may not contain CR, LF or NUL). */
+  /**
+   * Extra request headers (names are tokens; values may not contain CR, LF or NUL: such a header throws
+   * before anything is dialed, so no value can split the request).
+   */
   headers?: Readonly<Record<string, string>>;
-  /** The Origin header to send (browsers always send one; RFC 6455 §4.1 item 8). */
+  /** The Origin header to send (browsers always send one; RFC 6455 §4.1 item 8). Checked as `headers`. */
   origin?: string;
   /**
    * Offer permessage-deflate (RFC 7692): `true` (the default), `false`, or its options. An offer costs
@@ -30,10 +40,24 @@ export interface ClientOptions {
   handshakeTimeout?: number;
   /** An HTTP proxy to tunnel through with CONNECT, e.g. `'http://user:secret@proxy.local:3128'`. */
   proxy?: string;
-  /** Largest message accepted, in bytes (default 64 MiB); larger ones close the connection with 1009. */
+  /** Largest message accepted, in bytes (default 64 MiB - 1); larger ones close the connection with 1009. */
   maxLength?: number;
-  /** Milliseconds to wait for the closing handshake and the server's FIN (default 5000). */
+  /** Most frames one message may have (default 131,072); more close the connection with 1009. */
+  maxFragments?: number;
+  /** Milliseconds to wait for the closing handshake and the server's FIN (default 5000); then 1006. */
   closeTimeout?: number;
+  /**
+   * Ping every `interval` ms and destroy the connection (an 'error' saying why, then close 1006) when no
+   * pong arrives within `timeout` ms. Off by default on clients: the server is the side that pays for
+   * connections nobody is at any more, and browsers never ping; turn it on to notice a dead server (or
+   * a NAT that forgot the connection) without sending anything yourself.
+   */
+  heartbeat?: HeartbeatOptions | false;
+  /**
+   * The local address to connect from (a machine with several, or many connections to one server: each
+   * source address has its own range of ephemeral ports).
+   */
+  localAddress?: string;
   /** wss: certificate authorities to trust instead of Node's default list (e.g. a self-signed cert). */
   ca?: tls.ConnectionOptions['ca'];
   /** wss: whether to refuse a server certificate that does not verify. Default true. */
@@ -42,7 +66,6 @@ export interface ClientOptions {
   servername?: string;
 }
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const DEFAULT_PORTS = { 'ws:': 80, 'wss:': 443 } as const;
 
 /**
@@ -68,12 +91,16 @@ class ClientTransport extends EventEmitter<TransportEvents> implements WebSocket
     if (!Number.isFinite(handshakeTimeout) || handshakeTimeout <= 0) {
       throw new RangeError(`handshakeTimeout is a number of milliseconds > 0, not ${handshakeTimeout}`);
     }
+    if (options.heartbeat !== undefined && options.heartbeat !== false) validateHeartbeat(options.heartbeat);
+    // The request is written after dialing; a value that could split it must fail before anything is dialed.
+    if (options.origin !== undefined) assertSafeHeader('Origin', options.origin);
     this.driver = client(this.url, {
       perMessageDeflate: options.perMessageDeflate ?? true,
       ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
       ...(options.headers === undefined ? {} : { headers: options.headers }),
       ...(options.origin === undefined ? {} : { origin: options.origin }),
       ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
     });
     this.driver.on('open', this.clearHandshakeTimer);
     this.handshakeTimer = setTimeout(() => {
@@ -88,6 +115,10 @@ class ClientTransport extends EventEmitter<TransportEvents> implements WebSocket
 
   get bufferedAmount(): number {
     return this.link?.bufferedAmount ?? 0;
+  }
+
+  get isWriteBufferFull(): boolean {
+    return this.link?.isWriteBufferFull ?? false;
   }
 
   destroy(error?: Error): void {
@@ -119,8 +150,14 @@ class ClientTransport extends EventEmitter<TransportEvents> implements WebSocket
   }
 
   private dial(): Duplex {
-    if (!this.isSecure) return net.connect({ host: this.host, port: this.port });
-    return tls.connect({ host: this.host, port: this.port, ...this.tlsOptions() });
+    const address = { host: this.host, port: this.port, ...this.localAddressOption() };
+    if (!this.isSecure) return net.connect(address);
+    return tls.connect({ ...address, ...this.tlsOptions() });
+  }
+
+  private localAddressOption(): { localAddress?: string } {
+    const localAddress = this.options.localAddress;
+    return localAddress === undefined ? {} : { localAddress };
   }
 
   private tlsOptions(): tls.ConnectionOptions {
@@ -139,7 +176,11 @@ class ClientTransport extends EventEmitter<TransportEvents> implements WebSocket
     const proxyHost = proxyAddress.hostname.startsWith('[')
       ? proxyAddress.hostname.slice(1, -1)
       : proxyAddress.hostname;
-    const socket = net.connect({ host: proxyHost, port: Number(proxyAddress.port || 80) });
+    const socket = net.connect({
+      host: proxyHost,
+      port: Number(proxyAddress.port || 80),
+      ...this.localAddressOption(),
+    });
     this.tunnelSocket = socket;
     const tunnel = this.driver.proxy(proxyAddress.href);
     const onData = (chunk: Buffer): void => {
@@ -202,11 +243,14 @@ class ClientTransport extends EventEmitter<TransportEvents> implements WebSocket
   }
 
   private attach(socket: Duplex): void {
-    const link = linkSocket(
-      this.driver,
-      socket,
-      this.options.closeTimeout === undefined ? {} : { closeTimeout: this.options.closeTimeout },
-    );
+    const options = this.options;
+    const linkOptions: SocketLinkOptions = {
+      // This transport's own timer bounds the handshake, dialing and proxy included.
+      handshakeTimeout: 0,
+      ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
+      ...(options.heartbeat === undefined ? {} : { heartbeat: options.heartbeat }),
+    };
+    const link = linkSocket(this.driver, socket, linkOptions);
     this.link = link;
     link.on('drain', () => this.emit('drain'));
     link.on('close', (event) => {

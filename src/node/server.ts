@@ -11,10 +11,18 @@ import { http as httpDriver, server as rawDriver } from '../driver/index.js';
 import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
-import { buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
-import { CloseCode } from '../protocol/opcodes.js';
+import { assertSafeHeader, buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
 import { WebSocket } from '../websocket.js';
-import { linkSocket, type SocketLink } from './socket-link.js';
+import { DEFAULT_HEARTBEAT, type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
+import { originChecker } from './origins.js';
+import { shutdown } from './shutdown.js';
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  linkSocket,
+  type SocketLink,
+  type SocketLinkOptions,
+} from './socket-link.js';
 
 /** The request a `verifyRequest` hook sees: node:http's IncomingMessage, or for `acceptSocket` its parsed head. */
 export interface UpgradeRequestInfo {
@@ -30,7 +38,11 @@ export interface UpgradeRequestInfo {
 export interface VerifyRejection {
   /** The HTTP status, 400-599. */
   status: number;
-  /** Extra response headers (not Content-Length or Connection, which hybi sets). */
+  /**
+   * Extra response headers (not Content-Length or Connection, which hybi sets). A name that is not a
+   * token or a value with CR, LF or NUL is never written: the refusal goes out without these headers
+   * and the mistake is reported ('error' on a WebSocketServer).
+   */
   headers?: Readonly<Record<string, string>>;
   /** The plain-text body; the status's reason phrase when absent. */
   reason?: string;
@@ -47,16 +59,47 @@ export interface AcceptOptions {
    * Accept permessage-deflate (RFC 7692) when offered: `true`, its options, or `false` (the default).
    * Off by default on servers: each compressing connection holds zlib state and costs CPU per message,
    * which a server multiplies by its connections; turn it on where bandwidth is the scarcer resource.
+   * Inflated messages are bounded by `maxLength` too: a decompression bomb fails with 1009.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Largest message accepted, in bytes (default 64 MiB); larger ones close the connection with 1009. */
+  /** Largest message accepted, in bytes (default 64 MiB - 1); larger ones close the connection with 1009. */
   maxLength?: number;
-  /** Milliseconds to wait for the closing handshake and the client's FIN (default 5000). */
+  /**
+   * Most frames one message may have (default 131,072: twice the 65,536 of Autobahn's 9.x cases); more
+   * close the connection with 1009. Bounds the work a peer can cause with tiny fragments.
+   */
+  maxFragments?: number;
+  /** Milliseconds to wait for the closing handshake and the client's FIN (default 5000); then 1006. */
   closeTimeout?: number;
   /**
+   * Milliseconds the opening handshake may take, default 10000 (0: unbounded). `acceptSocket`: from
+   * the first byte to the 101, request head and `verifyRequest` included; a slow head gets 408, a slow
+   * hook 503. `acceptUpgrade` (node:http read the head already): bounds `verifyRequest`, answering 503.
+   * `WebSocketServer` also sets its own http server's `headersTimeout` and `requestTimeout` to it.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Ping every `interval` ms; a connection whose pong does not come within `timeout` ms is destroyed
+   * (its 'error' says why, then close 1006). Default on, `{ interval: 30_000, timeout: 30_000 }`: a
+   * server holds memory for every connection, and a peer that vanished without a FIN (power loss, NAT
+   * expiry) would otherwise hold it until TCP keepalive gives up, two hours later. `false` turns it off.
+   * The deadline waits while the application has paused reading; the pongs reach 'pong' listeners too.
+   */
+  heartbeat?: HeartbeatOptions | false;
+  /**
+   * Browser origins allowed to open a WebSocket, e.g. `['https://app.example.com']`: compared exactly
+   * after normalization (lowercase, default port dropped). A request with another Origin, `null`, or
+   * none is refused with 403 before `verifyRequest` runs. The defence against cross-site WebSocket
+   * hijacking: see docs/security.md. Default: every origin (no check).
+   */
+  origins?: readonly string[];
+  /** Extra headers on the 101 response (names are tokens; values may not contain CR, LF or NUL). */
+  headers?: Readonly<Record<string, string>>;
+  /**
    * Decides whether to accept a valid upgrade request, before anything is answered. Return (or resolve)
-   * `true` to accept, `false` to refuse with 403, or `{ status, headers?, reason? }`. A hook that throws
-   * refuses with 500.
+   * `true` to accept, `false` to refuse with 403, or `{ status, headers?, reason? }` (401 with
+   * `WWW-Authenticate`, for instance). A hook that throws refuses with 500; one that does not settle
+   * within `handshakeTimeout` refuses with 503; both are reported ('error' on a WebSocketServer).
    */
   verifyRequest?: (request: UpgradeRequestInfo) => VerifyResult | Promise<VerifyResult>;
   /** acceptSocket: the largest request head accepted, in bytes (default 16 KiB; larger gets 431). */
@@ -65,11 +108,20 @@ export interface AcceptOptions {
 
 /** Options of {@link WebSocketServer}. */
 export interface WebSocketServerOptions extends AcceptOptions {
-  /** Listen on this port with a node:http server the WebSocketServer creates (0 picks a free one). */
+  /**
+   * Listen on this port with a node:http server the WebSocketServer creates (0 picks a free one). That
+   * server gets `headersTimeout` and `requestTimeout` = `handshakeTimeout` and `maxHeaderSize` =
+   * `maxHeadSize` (16 KiB), so node:http itself answers a slow request head with 408 and a large one
+   * with 431.
+   */
   port?: number;
   /** With `port`: the address to listen on (Node's default: every interface). */
   host?: string;
-  /** Attach to this server's 'upgrade' event instead of creating one. */
+  /**
+   * Attach to this server's 'upgrade' event instead of creating one. Its request heads are node:http's
+   * to bound: create it with `headersTimeout` and `requestTimeout` (10 s is plenty for a handshake),
+   * `connectionsCheckingInterval` (1 s) and `maxHeaderSize` (16 KiB), as docs/security.md shows.
+   */
   server?: http.Server | https.Server;
   /** Accept upgrades for this path only (`/chat`); other paths are left to other listeners, or get 404. */
   path?: string;
@@ -82,14 +134,26 @@ export interface WebSocketServerEvents {
   close: [];
 }
 
-/** The link of every socket this module opened, so that shutdown can close with 1001. */
-const linksOf = new WeakMap<WebSocket, SocketLink>();
+/** Node's own default for maxHeaderSize, and hybi's for request heads on raw sockets. */
+const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
+
+/** AcceptOptions checked and turned into what the driver, the link and the admission step need. */
+interface PreparedOptions {
+  readonly driverOptions: DriverOptions;
+  readonly linkOptions: SocketLinkOptions;
+  readonly handshakeTimeout: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly isOriginAllowed: ((origin: string | string[] | undefined) => boolean) | undefined;
+  readonly verify: AcceptOptions['verifyRequest'];
+  readonly maxHeadSize: number | undefined;
+}
 
 /**
  * Completes the handshake of an upgrade request node:http parsed ('upgrade' event) and resolves with the
  * open WebSocket. A request that is not a valid WebSocket handshake is answered with its HTTP error (400,
- * 405, 426) and the promise rejects with the `HandshakeError`; so does a refusal by `verifyRequest`.
- * Frames the client sent with its request (`head`) are delivered after the application had the socket.
+ * 405, 426) and the promise rejects with the `HandshakeError`; so does a refusal by `origins` or
+ * `verifyRequest`. Frames the client sent with its request (`head`) are delivered after the application
+ * had the socket. Throws TypeError or RangeError at once for a bad option.
  *
  * @example
  * ```ts
@@ -99,47 +163,41 @@ const linksOf = new WeakMap<WebSocket, SocketLink>();
  * });
  * ```
  */
-export async function acceptUpgrade(
+export function acceptUpgrade(
   request: http.IncomingMessage,
   socket: Duplex,
   head: Buffer,
   options: AcceptOptions = {},
 ): Promise<WebSocket> {
-  const upgradeRequest = request as ServerRequest;
-  const verify = options.verifyRequest;
-  // Invalid handshakes skip the hook: the driver answers them with the right status below.
-  if (verify !== undefined && validateClientRequest(upgradeRequest).ok) {
-    const release = guardWhileWaiting(socket);
-    try {
-      await verifyOrRefuse(verify, request, socket);
-    } finally {
-      release();
-    }
-  }
-  if (socket.destroyed) throw new Error('The client closed the connection during verifyRequest');
-  const driver = httpDriver(upgradeRequest, driverOptionsOf(options));
-  return openServerSocket(driver, linkSocket(driver, socket, linkOptionsOf(options, head)));
+  return acceptPreparedUpgrade(request, socket, head, prepareOptions(options), alwaysAccepting);
 }
 
 /**
  * Accepts a WebSocket on a raw socket from a node:net server: parses the request head itself (frames sent
  * in the same write as the request are kept) and resolves once the handshake is done. Rejects with a
- * `HandshakeError` after answering a bad request, or an Error if the socket closes first.
+ * `HandshakeError` after answering a bad or refused request, or an Error if the socket closes first or
+ * the handshake takes longer than `handshakeTimeout`. Throws at once for a bad option.
  *
  * @example
  * ```ts
  * net.createServer(async (socket) => {
- *   const ws = await acceptSocket(socket).catch(() => undefined);
+ *   const ws = await acceptSocket(socket, { handshakeTimeout: 5000 }).catch(() => undefined);
  *   if (ws) for await (const message of ws) ws.send(message);
  * }).listen(8080);
  * ```
  */
 export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promise<WebSocket> {
+  const prepared = prepareOptions(options);
   const driver = rawDriver({
-    ...driverOptionsOf(options),
-    ...(options.maxHeadSize === undefined ? {} : { maxHeadSize: options.maxHeadSize }),
+    ...prepared.driverOptions,
+    ...(prepared.maxHeadSize === undefined ? {} : { maxHeadSize: prepared.maxHeadSize }),
   });
-  const link = linkSocket(driver, socket, linkOptionsOf(options, undefined));
+  for (const [name, value] of prepared.headers) driver.setHeader(name, value);
+  // The link's handshake timer bounds the whole handshake here: head, admission and start.
+  const link = linkSocket(driver, socket, {
+    ...prepared.linkOptions,
+    handshakeTimeout: prepared.handshakeTimeout,
+  });
   return new Promise((resolve, reject) => {
     let failure: Error | undefined;
     const onError = (error: Error): void => {
@@ -160,14 +218,13 @@ export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promi
       }
     };
     const onConnect = (): void => {
-      const verify = options.verifyRequest;
-      if (verify === undefined) {
+      if (!needsAdmission(prepared)) {
         accept();
         return;
       }
-      // The head is parsed; frames behind it wait in the driver. Stop reading until the hook decides.
+      // The head is parsed; frames behind it wait in the driver. Stop reading until admission decides.
       driver.messages.pause();
-      verifyOrRefuse(verify, rawRequestInfo(driver, socket), socket).then(
+      admit(prepared, rawRequestInfo(driver, socket), socket, 0).then(
         () => {
           driver.messages.resume();
           if (driver.readyState !== 0) return; // closed meanwhile: onClose rejected
@@ -189,23 +246,30 @@ export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promi
 /**
  * A WebSocket server: listens on `port` with its own node:http server (answering other requests with 426),
  * or attaches to `server`'s upgrades; emits 'connection' with each open WebSocket and its request.
+ * Options are checked at construction: a bad one throws TypeError or RangeError.
  *
  * @example
  * ```ts
- * const wss = new WebSocketServer({ port: 8080, path: '/chat', perMessageDeflate: true });
+ * const wss = new WebSocketServer({ port: 8080, path: '/chat', origins: ['https://chat.example.com'] });
  * wss.on('connection', (socket, request) => {
  *   socket.onmessage = (event) => socket.send(event.data);
  * });
+ * process.once('SIGTERM', () => wss.close());
  * ```
  */
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** The open (and closing) connections. */
   readonly clients = new Set<WebSocket>();
   private readonly options: WebSocketServerOptions;
+  private readonly prepared: PreparedOptions;
   private readonly httpServer: http.Server | https.Server | undefined;
   private readonly isOwnServer: boolean;
   private state: 'running' | 'closing' | 'closed' = 'running';
   private closing: Promise<void> | undefined;
+  /** Upgrades whose admission (origins, verifyRequest) is under way, not yet linked. */
+  private readonly admitting = new Set<Duplex>();
+  /** Every handshake in progress, settled once its socket joined `clients` or was turned away. */
+  private readonly handshakes = new Set<Promise<void>>();
 
   constructor(options: WebSocketServerOptions = {}) {
     super();
@@ -213,12 +277,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new TypeError('Give WebSocketServer a port to listen on or a server to attach to, not both');
     }
     this.options = options;
+    this.prepared = prepareOptions(options);
     if (options.server !== undefined) {
       this.httpServer = options.server;
       this.isOwnServer = false;
       this.httpServer.on('listening', this.onListening);
     } else if (options.port !== undefined) {
-      const server = http.createServer(respondUpgradeRequired);
+      const server = http.createServer(
+        httpServerOptions(this.prepared.handshakeTimeout, options.maxHeadSize),
+        respondUpgradeRequired,
+      );
       this.httpServer = server;
       this.isOwnServer = true;
       server.on('listening', this.onListening);
@@ -240,7 +308,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /**
    * Completes an upgrade the application routed here; calls `callback` (default: emit 'connection') with
    * the open WebSocket. A bad or refused handshake is answered with its HTTP status and never reaches
-   * the callback; a `verifyRequest` that throws is reported as 'error'.
+   * the callback; a `verifyRequest` that throws, times out or returns unsafe headers is reported as 'error'.
    */
   handleUpgrade(
     request: http.IncomingMessage,
@@ -252,18 +320,23 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       refuse(socket, new HandshakeError(503, 'The server is shutting down'));
       return;
     }
-    acceptUpgrade(request, socket, head, this.options).then(
+    this.admitting.add(socket);
+    const isAccepting = (): boolean => {
+      // Called once admission is over, right before the socket is linked.
+      this.admitting.delete(socket);
+      return this.state === 'running';
+    };
+    const handshake = acceptPreparedUpgrade(request, socket, head, this.prepared, isAccepting).then(
       (webSocket) => {
-        if (this.state !== 'running') {
-          linksOf.get(webSocket)?.driver.close('', CloseCode.GoingAway);
-          return;
-        }
         this.clients.add(webSocket);
         webSocket.addEventListener('close', () => this.clients.delete(webSocket), { once: true });
+        // Opened as close() began: it joins the clients that close() is closing with 1001.
+        if (this.state !== 'running') return;
         if (callback === undefined) this.emit('connection', webSocket, request);
         else callback(webSocket, request);
       },
       (error: unknown) => {
+        this.admitting.delete(socket);
         if (error instanceof HandshakeError) return; // answered with its status already
         if (error instanceof VerifyHookError) {
           this.emit('error', error.hookError);
@@ -275,11 +348,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.emit('error', error instanceof Error ? error : new Error(String(error)));
       },
     );
+    this.handshakes.add(handshake);
+    // `finally` passes a rejection on: an 'error' nobody listens for still surfaces, as from any emitter.
+    void handshake.finally(() => this.handshakes.delete(handshake));
   }
 
   /**
-   * Stops accepting, closes every client with 1001 (Going Away) and waits for them (each at most its
-   * close timeout), then closes the http server if this WebSocketServer created it.
+   * Stops accepting, refuses handshakes still being verified with 503, closes every client with 1001
+   * (Going Away) and waits for their closing handshakes, at most `closeTimeout` (then the rest are
+   * destroyed); then closes the http server if this WebSocketServer created it.
    */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
@@ -289,25 +366,24 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private async shutDown(): Promise<void> {
     this.state = 'closing';
     const server = this.httpServer;
-    if (server !== undefined && !this.isOwnServer) {
+    let serverClosed: Promise<void> | undefined;
+    if (server !== undefined && this.isOwnServer) {
+      // Stop listening now; the callback comes once every connection, upgraded ones included, is gone.
+      serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    } else if (server !== undefined) {
       server.off('upgrade', this.onUpgrade);
       server.off('listening', this.onListening);
     }
-    const closed = [...this.clients].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.readyState === WebSocket.CLOSED) resolve();
-          else client.addEventListener('close', () => resolve(), { once: true });
-        }),
-    );
-    // RFC 6455 §7.4.1: 1001, an endpoint going away (a server going down).
-    for (const client of this.clients) linksOf.get(client)?.driver.close('', CloseCode.GoingAway);
-    await Promise.all(closed);
-    if (server !== undefined && this.isOwnServer) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+    for (const socket of this.admitting)
+      refuse(socket, new HandshakeError(503, 'The server is shutting down'));
+    this.admitting.clear();
+    // Refused handshakes settle as their sockets close; admitted ones join `clients`.
+    await Promise.allSettled([...this.handshakes]);
+    await shutdown(this.clients, { timeout: this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT });
+    if (server !== undefined && serverClosed !== undefined) {
+      // Keep-alive HTTP connections and heads still arriving: nothing to wait for.
+      server.closeAllConnections();
+      await serverClosed;
       server.off('listening', this.onListening);
       server.off('error', this.onServerError);
       server.off('upgrade', this.onUpgrade);
@@ -338,15 +414,100 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
 // --- helpers -----------------------------------------------------------------------------------
 
-/** A verifyRequest hook threw: the client got a 500, the server's owner gets the error. */
+function alwaysAccepting(): boolean {
+  return true;
+}
+
+async function acceptPreparedUpgrade(
+  request: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  prepared: PreparedOptions,
+  isAccepting: () => boolean,
+): Promise<WebSocket> {
+  const upgradeRequest = request as ServerRequest;
+  // Invalid handshakes skip admission: the driver answers them with the right status below.
+  if (needsAdmission(prepared) && validateClientRequest(upgradeRequest).ok) {
+    const release = guardWhileWaiting(socket);
+    try {
+      await admit(prepared, request, socket, prepared.handshakeTimeout);
+    } finally {
+      release();
+    }
+  }
+  const isWanted = isAccepting();
+  if (socket.destroyed) throw new Error('The connection closed while its request was being verified');
+  // Refused meanwhile (a shutdown answers 503 to handshakes still being verified), or refused now.
+  if (socket.writableEnded || !isWanted) {
+    const refusal = new HandshakeError(503, 'The server is shutting down');
+    refuse(socket, refusal);
+    throw refusal;
+  }
+  const driver = httpDriver(upgradeRequest, prepared.driverOptions);
+  for (const [name, value] of prepared.headers) driver.setHeader(name, value);
+  // node:http read the whole head and admission is over: the 101 goes out in openServerSocket.
+  const link = linkSocket(driver, socket, { ...prepared.linkOptions, handshakeTimeout: 0, head });
+  return openServerSocket(driver, link);
+}
+
+/** Checks and converts AcceptOptions once; throws TypeError or RangeError for a bad one. */
+function prepareOptions(options: AcceptOptions): PreparedOptions {
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  if (typeof handshakeTimeout !== 'number' || !Number.isFinite(handshakeTimeout) || handshakeTimeout < 0) {
+    throw new RangeError(`handshakeTimeout is a number of milliseconds >= 0, not ${handshakeTimeout}`);
+  }
+  const heartbeat = options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat;
+  const headers = Object.entries(options.headers ?? {});
+  // RFC 7230 §3.2.4: no CR or LF in a field value, so no application value can split the response.
+  for (const [name, value] of headers) assertSafeHeader(name, value);
+  if (options.verifyRequest !== undefined && typeof options.verifyRequest !== 'function') {
+    throw new TypeError(
+      'verifyRequest is a function (request) => boolean | VerifyRejection | Promise of one',
+    );
+  }
+  return {
+    driverOptions: {
+      ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
+      ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
+      ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+    },
+    linkOptions: {
+      ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
+      heartbeat: heartbeat === false ? false : validateHeartbeat(heartbeat),
+    },
+    handshakeTimeout,
+    headers,
+    isOriginAllowed: options.origins === undefined ? undefined : originChecker(options.origins),
+    verify: options.verifyRequest,
+    maxHeadSize: options.maxHeadSize,
+  };
+}
+
+/** The timeouts and head limit of the node:http server a WebSocketServer creates. */
+function httpServerOptions(handshakeTimeout: number, maxHeadSize: number | undefined): http.ServerOptions {
+  const limits: http.ServerOptions = { maxHeaderSize: maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE };
+  if (handshakeTimeout === 0) return limits;
+  return {
+    ...limits,
+    // node:http answers 408 to a head not complete by then: a slowloris peer is cut off.
+    headersTimeout: handshakeTimeout,
+    requestTimeout: handshakeTimeout,
+    // Node checks those timeouts every connectionsCheckingInterval (30 s by default), which would let a
+    // slow head live three times longer than asked: check four times per timeout, at most every second.
+    connectionsCheckingInterval: Math.max(1, Math.min(1000, Math.floor(handshakeTimeout / 4))),
+  };
+}
+
+/** A verifyRequest hook failed (threw, hung, or returned unusable headers): the server's owner gets the error. */
 class VerifyHookError extends Error {
   override readonly name = 'VerifyHookError';
-  /** What the hook threw, as an Error. */
+  /** What went wrong, as an Error. */
   readonly hookError: Error;
 
   constructor(thrown: unknown) {
     const hookError = thrown instanceof Error ? thrown : new Error(String(thrown));
-    super(`verifyRequest threw: ${hookError.message}`, { cause: hookError });
+    super(`verifyRequest failed: ${hookError.message}`, { cause: hookError });
     this.hookError = hookError;
   }
 }
@@ -369,47 +530,126 @@ function openServerSocket(driver: ServerDriver, link: SocketLink): WebSocket {
   driver.off('error', onError);
   driver.off('open', onOpen);
   if (!hasOpened) throw failure ?? new HandshakeError(400, 'The WebSocket handshake failed');
-  linksOf.set(webSocket, link);
   return webSocket;
 }
 
-async function verifyOrRefuse(
+function needsAdmission(prepared: PreparedOptions): boolean {
+  return prepared.isOriginAllowed !== undefined || prepared.verify !== undefined;
+}
+
+/**
+ * The server's decision on a valid request: the Origin allow-list, then the application's hook. Refuses
+ * on the socket and throws (the HandshakeError, or a VerifyHookError for the owner) unless accepted.
+ * `verifyTimeout` bounds the hook (0: the caller bounds it); a socket that closes ends the wait too.
+ */
+async function admit(
+  prepared: PreparedOptions,
+  request: UpgradeRequestInfo,
+  socket: Duplex,
+  verifyTimeout: number,
+): Promise<void> {
+  const isOriginAllowed = prepared.isOriginAllowed;
+  if (isOriginAllowed !== undefined && !isOriginAllowed(request.headers.origin)) {
+    // RFC 6455 §4.2.2 and §10.2: a server that checks Origin answers an unwanted one with 403.
+    const refusal = new HandshakeError(403, 'Forbidden: this Origin may not open a WebSocket here');
+    refuse(socket, refusal);
+    throw refusal;
+  }
+  const verify = prepared.verify;
+  if (verify === undefined) return;
+  const outcome = await settleWithin(verify, request, socket, verifyTimeout);
+  if (outcome.kind === 'closed') throw new Error('The connection closed while verifyRequest ran');
+  if (outcome.kind === 'threw') {
+    refuse(socket, new HandshakeError(500, 'Internal Server Error'));
+    throw new VerifyHookError(outcome.error);
+  }
+  if (outcome.kind === 'timed out') {
+    refuse(socket, new HandshakeError(503, 'Service Unavailable'));
+    throw new VerifyHookError(new Error(`verifyRequest did not settle within ${verifyTimeout} ms`));
+  }
+  const verdict = outcome.verdict;
+  if (verdict === true) return;
+  if (verdict === false || typeof verdict !== 'object' || verdict === null) {
+    const refusal = new HandshakeError(403, 'Forbidden');
+    refuse(socket, refusal);
+    throw refusal;
+  }
+  const { refusal, mistake } = rejectionOf(verdict);
+  refuse(socket, refusal);
+  throw mistake === undefined ? refusal : new VerifyHookError(mistake);
+}
+
+type HookOutcome =
+  | { kind: 'verdict'; verdict: VerifyResult }
+  | { kind: 'threw'; error: unknown }
+  | { kind: 'timed out' }
+  | { kind: 'closed' };
+
+/** Runs the hook; settles with its verdict, its error, a timeout, or the socket closing, whichever is first. */
+function settleWithin(
   verify: NonNullable<AcceptOptions['verifyRequest']>,
   request: UpgradeRequestInfo,
   socket: Duplex,
-): Promise<void> {
-  let verdict: VerifyResult;
-  try {
-    verdict = await verify(request);
-  } catch (error) {
-    refuse(socket, new HandshakeError(500, 'Internal Server Error'));
-    throw new VerifyHookError(error);
-  }
-  if (verdict === true) return;
-  const rejection: HandshakeError =
-    verdict === false || typeof verdict !== 'object'
-      ? new HandshakeError(403, 'Forbidden')
-      : rejectionOf(verdict);
-  refuse(socket, rejection);
-  throw rejection;
+  timeout: number,
+): Promise<HookOutcome> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (outcome: HookOutcome): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      socket.off('close', onClose);
+      resolve(outcome);
+    };
+    const onClose = (): void => finish({ kind: 'closed' });
+    socket.once('close', onClose);
+    if (timeout > 0) {
+      timer = setTimeout(() => finish({ kind: 'timed out' }), timeout);
+      timer.unref();
+    }
+    let pending: VerifyResult | Promise<VerifyResult>;
+    try {
+      pending = verify(request);
+    } catch (error) {
+      finish({ kind: 'threw', error });
+      return;
+    }
+    Promise.resolve(pending).then(
+      (verdict) => finish({ kind: 'verdict', verdict }),
+      (error: unknown) => finish({ kind: 'threw', error }),
+    );
+  });
 }
 
-function rejectionOf(verdict: VerifyRejection): HandshakeError {
+/** The refusal a VerifyRejection asks for, or, when it cannot be written as asked, a plain one and why. */
+function rejectionOf(verdict: VerifyRejection): { refusal: HandshakeError; mistake?: Error } {
   const status = verdict.status;
   if (!Number.isInteger(status) || status < 400 || status > 599) {
-    return new HandshakeError(500, 'Internal Server Error');
+    return {
+      refusal: new HandshakeError(500, 'Internal Server Error'),
+      mistake: new RangeError(`verifyRequest refused with status ${status}; a refusal is 400-599`),
+    };
   }
-  return new HandshakeError(status, verdict.reason ?? http.STATUS_CODES[status] ?? '', verdict.headers ?? {});
+  const reason = verdict.reason ?? http.STATUS_CODES[status] ?? '';
+  const refusal = new HandshakeError(status, reason, verdict.headers ?? {});
+  try {
+    // The same checks as the real write: a header that could split the response never reaches the wire.
+    buildRejectionResponse(refusal);
+  } catch (error) {
+    return {
+      refusal: new HandshakeError(status, reason),
+      mistake: error instanceof Error ? error : new TypeError(String(error)),
+    };
+  }
+  return { refusal };
 }
 
 /** Answers with an HTTP error and closes the connection once the answer is out. */
 function refuse(socket: Duplex, error: HandshakeError): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || socket.writableEnded) return;
   let response: Buffer;
   try {
     response = buildRejectionResponse(error);
   } catch {
-    // Headers from the hook that a rejection cannot carry: answer plainly rather than not at all.
+    // Headers a rejection cannot carry: answer plainly rather than not at all.
     response = buildRejectionResponse(new HandshakeError(error.status, error.message));
   }
   socket.once('finish', () => socket.destroy());
@@ -440,24 +680,6 @@ function pathOf(target: string | undefined): string {
   const value = target ?? '/';
   const queryStart = value.indexOf('?');
   return queryStart === -1 ? value : value.slice(0, queryStart);
-}
-
-function driverOptionsOf(options: AcceptOptions): DriverOptions {
-  return {
-    ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
-    ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
-    ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
-  };
-}
-
-function linkOptionsOf(
-  options: AcceptOptions,
-  head: Buffer | undefined,
-): { closeTimeout?: number; head?: Buffer } {
-  return {
-    ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
-    ...(head === undefined ? {} : { head }),
-  };
 }
 
 /** RFC 9110 §15.5.22: a 426 names the protocol to upgrade to. */

@@ -1,12 +1,16 @@
 // Owns the one place a driver meets a socket (net.Socket, tls.TLSSocket or any Duplex): bytes both ways
-// with backpressure, socket errors, the close timeout of RFC 6455 §7.1.1, and cleanup.
+// with backpressure, socket errors, the handshake and close timeouts, the heartbeat, and cleanup.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ClientDriver } from '../driver/client.js';
 import type { CloseEvent, Driver } from '../driver/driver.js';
+import { ServerDriver } from '../driver/server.js';
+import { HandshakeError } from '../protocol/errors.js';
+import { buildRejectionResponse } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/opcodes.js';
 import type { TransportCloseEvent, TransportEvents, WebSocketTransport } from '../websocket.js';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 
 /** Options of {@link linkSocket}. */
 export interface SocketLinkOptions {
@@ -15,11 +19,28 @@ export interface SocketLinkOptions {
    * connection to end, before the socket is destroyed. Default 5000.
    */
   closeTimeout?: number;
+  /**
+   * Milliseconds from linking to the driver's 'open'; past it the handshake is abandoned: a server
+   * answers 408 (request head incomplete) or 503 (head read, the application did not decide), then the
+   * socket is destroyed, the driver reports an 'error' and the link closes with 1006. This is the bound
+   * on a slowloris peer that sends its request one byte at a time. Default 10000; 0 turns it off (for a
+   * caller that bounds the handshake itself). Not armed for a driver that is already open.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Ping every `interval` ms and destroy the connection (1006, with an 'error' saying why) when no pong
+   * arrives within `timeout` ms. Default `false` here: `WebSocketServer`, `acceptUpgrade` and
+   * `acceptSocket` turn it on with {@link DEFAULT_HEARTBEAT}.
+   */
+  heartbeat?: HeartbeatOptions | false;
   /** Bytes already read from the socket (node:http's `head` of an upgrade), parsed before anything else. */
   head?: Buffer;
 }
 
-const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** Five seconds for the peer's close frame and FIN: a round trip, with room for a congested link. */
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** Ten seconds: a browser's handshake takes one round trip; a slowloris peer is cut off early. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /**
  * A driver linked to a socket. Emits 'drain' when the socket's write buffer drained after filling up, and
@@ -30,11 +51,16 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   readonly driver: Driver;
   readonly socket: Duplex;
   private readonly closeTimeout: number;
+  private readonly handshakeTimeout: number;
+  private readonly heartbeat: Heartbeat | undefined;
   private readonly isClient: boolean;
   private hasOpened = false;
   private hasFailed = false;
   private driverClose: CloseEvent | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** The handshake timed out: bytes still arriving are not parsed any more. */
+  private hasAbandonedHandshake = false;
   private isCorked = false;
   private isReadPaused = false;
   private isWriteBlocked = false;
@@ -46,9 +72,23 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     if (!Number.isFinite(closeTimeout) || closeTimeout < 0) {
       throw new RangeError(`closeTimeout is a number of milliseconds >= 0, not ${closeTimeout}`);
     }
+    const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    if (!Number.isFinite(handshakeTimeout) || handshakeTimeout < 0) {
+      throw new RangeError(`handshakeTimeout is a number of milliseconds >= 0, not ${handshakeTimeout}`);
+    }
+    const heartbeat = options.heartbeat ?? false;
     this.driver = driver;
     this.socket = socket;
     this.closeTimeout = closeTimeout;
+    this.handshakeTimeout = handshakeTimeout;
+    this.heartbeat =
+      heartbeat === false
+        ? undefined
+        : new Heartbeat(heartbeat, {
+            ping: () => driver.ping(),
+            expire: this.onHeartbeatExpired,
+            isReading: () => !this.isReadPaused,
+          });
     this.isClient = driver instanceof ClientDriver;
     this.hasOpened = driver.readyState > 0;
 
@@ -66,7 +106,13 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     driver.on('close', this.onDriverClose);
     driver.io.on('data', this.onOutgoing);
     driver.io.on('drain', this.onConsumerDrain);
+    if (this.heartbeat !== undefined) driver.on('pong', this.onDriverPong);
 
+    if (this.hasOpened) this.heartbeat?.start();
+    else if (handshakeTimeout > 0) {
+      this.handshakeTimer = setTimeout(this.onHandshakeTimeout, handshakeTimeout);
+      this.handshakeTimer.unref();
+    }
     const head = options.head;
     if (head !== undefined && head.length > 0) this.onSocketData(head);
     // A socket that was paused before it reached us (a CONNECT tunnel, an upgrade) must flow again.
@@ -86,6 +132,18 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     return this.isWriteBlocked;
   }
 
+  /**
+   * How many timers this link has pending (handshake, heartbeat, close): 0 once it closed. For tests and
+   * leak checks.
+   */
+  get activeTimerCount(): number {
+    return (
+      (this.handshakeTimer === undefined ? 0 : 1) +
+      (this.closeTimer === undefined ? 0 : 1) +
+      (this.heartbeat?.isRunning === true ? 1 : 0)
+    );
+  }
+
   /** Destroys the socket at once; `error`, if given, is reported through the driver's 'error' first. */
   destroy(error?: Error): void {
     if (this.isFinished) return;
@@ -100,7 +158,7 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
 
   private readonly onSocketData = (chunk: Buffer): void => {
     // After the driver closed, bytes are read only to see the peer's FIN; the driver ignores them.
-    if (this.driverClose !== undefined) return;
+    if (this.driverClose !== undefined || this.hasAbandonedHandshake) return;
     const io = this.driver.io;
     // Only the application's pause stops reading. A full write buffer does not (two peers echoing a
     // burst would each wait for the other to read: a deadlock); a ping flood is bounded by the driver,
@@ -167,8 +225,12 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
       this.isWriteBlocked = true;
       this.driver.io.pause();
     }
-    // Our close frame is going out (RFC 6455 §7.1.2): from now on the peer has closeTimeout to finish.
-    if (this.driver.readyState >= 2) this.startCloseTimer();
+    // Our close frame is going out (RFC 6455 §7.1.2): from now on the peer has closeTimeout to finish,
+    // and that bound replaces the heartbeat's.
+    if (this.driver.readyState >= 2) {
+      this.heartbeat?.stop();
+      this.startCloseTimer();
+    }
   };
 
   private readonly uncork = (): void => {
@@ -188,6 +250,12 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
 
   private readonly onDriverOpen = (): void => {
     this.hasOpened = true;
+    this.clearHandshakeTimer();
+    this.heartbeat?.start();
+  };
+
+  private readonly onDriverPong = (): void => {
+    this.heartbeat?.pong();
   };
 
   private readonly onDriverError = (): void => {
@@ -196,6 +264,8 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
 
   private readonly onDriverClose = (event: CloseEvent): void => {
     this.driverClose = event;
+    this.clearHandshakeTimer();
+    this.heartbeat?.stop();
     if (this.isFinished) return;
     const socket = this.socket;
     // Keep reading, whatever the application paused: the peer's FIN is what ends the connection.
@@ -227,6 +297,49 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     this.socket.destroy();
   };
 
+  private readonly onHandshakeTimeout = (): void => {
+    this.handshakeTimer = undefined;
+    if (this.isFinished || this.driver.readyState !== 0) return;
+    this.hasAbandonedHandshake = true;
+    this.hasFailed = true;
+    const socket = this.socket;
+    const driver = this.driver;
+    driver.emit(
+      'error',
+      new Error(`The opening handshake did not complete within ${this.handshakeTimeout} ms`),
+    );
+    if (!(driver instanceof ServerDriver) || socket.writableEnded || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    // RFC 9110 §15.5.9: 408 when the request itself did not arrive in time; 503 (§15.6.4) when it did
+    // and the server side (an async verifyRequest, a start() never called) did not decide.
+    const isHeadComplete = driver.method !== '';
+    const rejection = isHeadComplete
+      ? new HandshakeError(503, 'The server did not accept the WebSocket in time')
+      : new HandshakeError(408, 'The request took too long to arrive');
+    socket.once('finish', this.onRejectionWritten);
+    socket.end(buildRejectionResponse(rejection));
+    // If the peer does not even take the answer, the close timeout ends it.
+    this.startCloseTimer();
+  };
+
+  private readonly onRejectionWritten = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onHeartbeatExpired = (timeout: number): void => {
+    // RFC 6455 §7.1.7: a peer that does not answer a ping will not answer a close frame either, so the
+    // connection is failed at once instead of spending closeTimeout on a closing handshake. The
+    // application sees the 'error' saying why, then 1006 (no close frame was received, §7.1.5).
+    this.destroy(new Error(`No pong arrived within ${timeout} ms of a heartbeat ping`));
+  };
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
   private pauseReading(): void {
     if (this.isReadPaused || this.driverClose !== undefined) return;
     this.isReadPaused = true;
@@ -241,6 +354,8 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   private cleanUp(): void {
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
+    this.clearHandshakeTimer();
+    this.heartbeat?.stop();
     const socket = this.socket;
     const driver = this.driver;
     socket.off('data', this.onSocketData);
@@ -248,7 +363,9 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
     socket.off('drain', this.onSocketDrain);
+    socket.off('finish', this.onRejectionWritten);
     driver.off('open', this.onDriverOpen);
+    driver.off('pong', this.onDriverPong);
     driver.off('error', this.onDriverError);
     driver.off('close', this.onDriverClose);
     driver.io.off('data', this.onOutgoing);
@@ -260,12 +377,14 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
  * Links a driver to a connected socket, both ways: what the socket reads is parsed by the driver, what
  * the driver writes goes to the socket. Call `driver.start()` after linking. The link ends the socket when
  * the driver closes (a client waits for the server's FIN first, RFC 6455 §7.1.1), destroys it when the
- * peer takes longer than `closeTimeout`, and reports 1006 if the transport ends before a closing handshake.
+ * peer takes longer than `closeTimeout`, or the handshake longer than `handshakeTimeout`, or a pong
+ * longer than the heartbeat's `timeout`, and reports 1006 if the transport ends before a closing
+ * handshake.
  *
  * @example
  * ```ts
  * const driver = http(request);
- * const link = linkSocket(driver, socket, { head, closeTimeout: 5000 });
+ * const link = linkSocket(driver, socket, { head, closeTimeout: 5000, heartbeat: DEFAULT_HEARTBEAT });
  * link.on('close', ({ code, wasClean }) => console.log('closed', code, wasClean));
  * driver.start();
  * ```

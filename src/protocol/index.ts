@@ -9,6 +9,7 @@ export {
   type Role,
 } from './connection.js';
 export { HandshakeError, ProtocolError } from './errors.js';
+export * from './extended-connect.js';
 export {
   type ExtensionHeaderResult,
   type ExtensionOffer,

@@ -1,4 +1,16 @@
 import { randomBytes } from 'node:crypto';
+
+/** Deterministic noise (a 32-bit LCG): incompressible in practice, identical on every run. */
+function seededBytes(length: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  let state = seed >>> 0;
+  for (let index = 0; index < length; index++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    bytes[index] = state >>> 24;
+  }
+  return bytes;
+}
+
 import { createRequire } from 'node:module';
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -745,16 +757,18 @@ describe('window bits 8 (zlib has no 256-byte raw deflate window)', () => {
   it('deflates within 256 bytes of history when 8 is negotiated', async () => {
     const { client, server, response } = negotiate({ serverMaxWindowBits: 8 }, { threshold: 0 });
     expect(response.server_max_window_bits).toBe(8);
-    // A random block repeated: zlib can only compress it by referring one block back.
-    const block250 = randomBytes(250);
-    const block257 = randomBytes(257);
+    // A random block repeated: zlib can only compress it by referring one block back. Seeded, so the
+    // verdict cannot depend on chance matches inside a block; 240 stays clear of the 250-byte limit.
+    const block250 = seededBytes(240, 1);
+    const block257 = seededBytes(257, 2);
     const near = Buffer.concat(Array.from({ length: 40 }, () => block250));
     const far = Buffer.concat(Array.from({ length: 40 }, () => block257));
     const nearSent = await processOutgoing(server, textMessage(near));
     const farSent = await processOutgoing(server, textMessage(far));
     expect(nearSent.data.length).toBeLessThan(near.length / 2);
-    // Nothing 257 bytes back is referenced: the data stays close to incompressible.
-    expect(farSent.data.length).toBeGreaterThan(far.length * 0.9);
+    // Nothing 257 bytes back is referenced: only Huffman coding of the literals saves anything (about
+    // 10% on these bytes), where matches one block back would shrink it twenty-fold.
+    expect(farSent.data.length).toBeGreaterThan(far.length * 0.8);
     expectSameBytes((await processIncoming(client, nearSent)).data, near);
     expectSameBytes((await processIncoming(client, farSent)).data, far);
     client.close();

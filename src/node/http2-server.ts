@@ -1,0 +1,613 @@
+// Owns serving WebSockets from a node:http2 server (RFC 8441): one stream accepted as a WebSocket
+// (`acceptHttp2Stream`), a server's extended CONNECT streams claimed for an application (`attachHttp2`), and
+// the link between a driver and an HTTP/2 stream, whose abort is RST_STREAM(CANCEL).
+
+import { EventEmitter } from 'node:events';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import http2, {
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2Stream,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Driver, DriverOptions } from '../driver/driver.js';
+import { Http2ServerDriver } from '../driver/http2-server.js';
+import { HandshakeError } from '../protocol/errors.js';
+import {
+  buildExtendedConnectRejection,
+  type Http2HeaderMap,
+  isExtendedConnect,
+  validateExtendedConnect,
+  WEBSOCKET_PROTOCOL,
+} from '../protocol/extended-connect.js';
+import { assertSafeHeader } from '../protocol/handshake.js';
+import { CloseCode } from '../protocol/opcodes.js';
+import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
+import { DEFAULT_HEARTBEAT, validateHeartbeat } from './heartbeat.js';
+import { originChecker } from './origins.js';
+import type { AcceptOptions, UpgradeRequestInfo, VerifyResult, WebSocketServer } from './server.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  linkSocket,
+  type SocketLink,
+  type SocketLinkOptions,
+} from './socket-link.js';
+
+/** Which HTTP carried a WebSocket's handshake: ALPN names (RFC 7301; `h2c` is HTTP/2 without TLS). */
+export type HttpProtocol = 'http/1.1' | 'h2' | 'h2c';
+
+/** The WebSockets hybi opened over HTTP/2, and on which kind of session. */
+const http2Sockets = new WeakMap<WebSocket, 'h2' | 'h2c'>();
+
+/**
+ * Which HTTP a WebSocket came over: `'h2'` (HTTP/2 over TLS) or `'h2c'` (cleartext HTTP/2) for one opened
+ * with RFC 8441's extended CONNECT, `'http/1.1'` for an upgraded connection.
+ *
+ * @example
+ * ```ts
+ * wss.on('connection', (socket) => console.log('over', httpProtocolOf(socket))); // 'h2'
+ * ```
+ */
+export function httpProtocolOf(socket: WebSocket): HttpProtocol {
+  return http2Sockets.get(socket) ?? 'http/1.1';
+}
+
+/** @internal Records that `socket` runs on a stream of an HTTP/2 session, over TLS ('h2') or not ('h2c'). */
+export function rememberHttp2Socket(socket: WebSocket, protocol: 'h2' | 'h2c'): void {
+  http2Sockets.set(socket, protocol);
+}
+
+/** The ALPN name of the session a stream belongs to (node names a cleartext session 'h2c'). */
+function httpProtocolOfStream(stream: Http2Stream): 'h2' | 'h2c' {
+  return stream.session?.alpnProtocol === 'h2' ? 'h2' : 'h2c';
+}
+
+/**
+ * A driver linked to one HTTP/2 stream: the stream is what the TCP connection is to RFC 6455 (RFC 8441 §5),
+ * so the socket link carries it unchanged: END_STREAM is the orderly close, and a reset from the peer
+ * (RST_STREAM) or the session going away ends the connection with 1006. Aborting from this side resets the
+ * stream with CANCEL, as RFC 8441 §5 says; the session's other streams go on.
+ */
+export class Http2StreamLink extends EventEmitter<TransportEvents> implements WebSocketTransport {
+  readonly driver: Driver;
+  readonly stream: Http2Stream;
+  /** HTTP/2 over TLS ('h2') or cleartext ('h2c'); read at the start, while the stream has its session. */
+  readonly httpProtocol: 'h2' | 'h2c';
+  private readonly link: SocketLink;
+
+  constructor(driver: Driver, stream: Http2Stream, options: SocketLinkOptions = {}) {
+    super();
+    this.driver = driver;
+    this.stream = stream;
+    this.httpProtocol = httpProtocolOfStream(stream);
+    this.link = linkSocket(driver, stream, options);
+    this.link.on('drain', () => this.emit('drain'));
+    this.link.on('close', (event) => this.emit('close', event));
+  }
+
+  /** Bytes written to the stream and not yet taken by the session (the peer's window holds them back). */
+  get bufferedAmount(): number {
+    return this.link.bufferedAmount;
+  }
+
+  /** Whether the stream's write buffer is past its high-water mark ('drain' follows). */
+  get isWriteBufferFull(): boolean {
+    return this.link.isWriteBufferFull;
+  }
+
+  /** Resets the stream with CANCEL; `error`, if given, is reported through the driver's 'error' first. */
+  destroy(error?: Error): void {
+    resetStream(this.stream);
+    this.link.destroy(error);
+  }
+}
+
+/** RFC 8441 §5: an abort is RST_STREAM with CANCEL. A closed stream stays as it is. */
+export function resetStream(stream: Http2Stream): void {
+  if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+}
+
+/**
+ * The request of a WebSocket that came over HTTP/2: what `verifyRequest` and 'connection' listeners see.
+ * Shaped like node:http's IncomingMessage where an application reads it (`method`, `url`, `headers`,
+ * `socket`, `httpVersion`), plus the stream and the pseudo-headers.
+ */
+export interface Http2WebSocketRequest extends UpgradeRequestInfo {
+  /** 'CONNECT'. */
+  readonly method: string;
+  /** The :path: path and query. */
+  readonly url: string;
+  readonly httpVersion: '2.0';
+  readonly httpVersionMajor: 2;
+  readonly httpVersionMinor: 0;
+  /** By lowercase name, pseudo-headers included. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The TLS or TCP socket of the session. */
+  readonly socket: Socket;
+  readonly stream: ServerHttp2Stream;
+  /** The :authority (what Host is to HTTP/1.1). */
+  readonly authority: string;
+  /** The :scheme, 'https' or 'http'. */
+  readonly scheme: string;
+}
+
+/** Options of {@link acceptHttp2Stream}: those of `acceptUpgrade`, save the raw-socket `maxHeadSize`. */
+export type Http2AcceptOptions = Omit<AcceptOptions, 'maxHeadSize'>;
+
+/**
+ * Completes the RFC 8441 handshake of a stream that a node:http2 server received (its 'stream' event) and
+ * resolves with the open WebSocket: the same class, events and methods as a WebSocket from an HTTP/1.1
+ * upgrade. A request that is not a valid extended CONNECT is answered with its status (400, 405, 426, 501)
+ * and a plain reason, and the promise rejects with the `HandshakeError`; so does a refusal by
+ * `verifyRequest`. Only the stream is answered; the session and its other streams go on. The server must
+ * send SETTINGS_ENABLE_CONNECT_PROTOCOL (`settings: { enableConnectProtocol: true }`, RFC 8441 §3).
+ *
+ * @example
+ * ```ts
+ * const server = http2.createSecureServer({ key, cert, settings: { enableConnectProtocol: true } });
+ * server.on('stream', async (stream, headers) => {
+ *   const socket = await acceptHttp2Stream(stream, headers, { protocols: ['chat'] }).catch(() => undefined);
+ *   socket?.addEventListener('message', (event) => socket.send(event.data));
+ * });
+ * ```
+ */
+export async function acceptHttp2Stream(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  options: Http2AcceptOptions = {},
+): Promise<WebSocket> {
+  const prepared = prepareOptions(options);
+  // Until a link listens, a reset of the stream (or its session failing) must not become an uncaught
+  // 'error'; a stream refused before any link keeps this listener to its end.
+  const ignore = (): void => {};
+  stream.on('error', ignore);
+  let isLinked = false;
+  try {
+    const request = http2RequestOf(stream, headers);
+    const driver = new Http2ServerDriver(
+      headers as Http2HeaderMap,
+      respondOn(stream),
+      prepared.driverOptions,
+    );
+    for (const [name, value] of prepared.headers) driver.setHeader(name, value);
+    // Invalid handshakes skip admission: the driver answers them with the right status below.
+    if (validateExtendedConnect(headers as Http2HeaderMap).ok) {
+      const refusal = await admit(prepared, request, stream);
+      if (refusal !== undefined) {
+        driver.refuse(refusal.rejection);
+        throw refusal.error;
+      }
+    }
+    if (stream.closed || stream.destroyed)
+      throw new Error('The client reset the stream during verifyRequest');
+    const link = new Http2StreamLink(driver, stream, prepared.linkOptions);
+    isLinked = true;
+    const socket = openServerSocket(driver, link);
+    rememberHttp2Socket(socket, link.httpProtocol);
+    return socket;
+  } finally {
+    if (isLinked) stream.off('error', ignore);
+  }
+}
+
+/** Options of {@link attachHttp2}. */
+export interface AttachHttp2Options extends Http2AcceptOptions {
+  /** Accept WebSockets at this path only (`/chat`); other paths are left to other listeners, or get 404. */
+  path?: string;
+  /**
+   * Emit each WebSocket as this server's 'connection' (and hook errors as its 'error'), the event its
+   * HTTP/1.1 WebSockets come from, so that one handler serves both. Otherwise the returned host emits them.
+   */
+  webSocketServer?: WebSocketServer;
+}
+
+export interface Http2WebSocketHostEvents {
+  connection: [socket: WebSocket, request: Http2WebSocketRequest];
+  error: [error: Error];
+  close: [];
+}
+
+/**
+ * The WebSocket side of a node:http2 server, made by {@link attachHttp2}: it claims the server's extended
+ * CONNECT streams for WebSockets before node's request/response compatibility layer sees them (which would
+ * answer a CONNECT with 405), accepts them, and tracks the open ones until `close()`.
+ */
+export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
+  /** The open (and closing) WebSockets that came over this server's HTTP/2 sessions. */
+  readonly clients = new Set<WebSocket>();
+  private readonly server: Http2Server | Http2SecureServer;
+  private readonly options: AttachHttp2Options;
+  private readonly originalEmit: Http2Server['emit'];
+  private readonly interceptingEmit: Http2Server['emit'];
+  private state: 'running' | 'closing' | 'closed' = 'running';
+  private closing: Promise<void> | undefined;
+
+  constructor(server: Http2Server | Http2SecureServer, options: AttachHttp2Options = {}) {
+    super();
+    this.server = server;
+    this.options = options;
+    // RFC 8441 §3: a client may use the extended CONNECT only once the server advertised it. This applies to
+    // sessions that start from now on: attach before the server listens.
+    server.updateSettings({ enableConnectProtocol: true });
+    const originalEmit = server.emit as Http2Server['emit'];
+    this.originalEmit = originalEmit;
+    const claim = (stream: unknown, headers: unknown): boolean => this.claim(stream, headers);
+    // node:http2 has no event of its own for extended CONNECT (HTTP/1.1 has 'upgrade'): the 'stream' event is
+    // where the compatibility layer turns every stream into 'request' or 'connect'. Claiming WebSocket
+    // streams before it is the one way to keep an application's request handler from answering them too.
+    this.interceptingEmit = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'stream' && claim(args[0], args[1])) return true;
+      return Reflect.apply(originalEmit, this, [event, ...args]) as boolean;
+    } as Http2Server['emit'];
+    server.emit = this.interceptingEmit;
+  }
+
+  /**
+   * Stops accepting (new WebSocket streams get 503), closes every WebSocket with 1001 (Going Away) and waits
+   * for them, each at most its close timeout; then hands the 'stream' event back to the server. The
+   * http2 server itself stays up: it is the application's.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.state = 'closing';
+    const closed = [...this.clients].map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          if (client.readyState === WebSocket.CLOSED) resolve();
+          else client.addEventListener('close', () => resolve(), { once: true });
+        }),
+    );
+    // RFC 6455 §7.4.1: 1001, an endpoint going away.
+    for (const client of this.clients) linksOf.get(client)?.driver.close('', CloseCode.GoingAway);
+    await Promise.all(closed);
+    if (this.server.emit === this.interceptingEmit) this.server.emit = this.originalEmit;
+    this.state = 'closed';
+    this.emit('close');
+  }
+
+  /** Whether the stream is ours: a WebSocket at our path, or an extended CONNECT nobody else would answer. */
+  private claim(streamValue: unknown, headersValue: unknown): boolean {
+    if (this.state === 'closed' || typeof headersValue !== 'object' || headersValue === null) return false;
+    const headers = headersValue as IncomingHttpHeaders;
+    if (!isExtendedConnect(headers as Http2HeaderMap)) return false;
+    const stream = streamValue as ServerHttp2Stream;
+    const isWebSocket = String(headers[':protocol']).toLowerCase() === WEBSOCKET_PROTOCOL;
+    const path = this.options.path;
+    const isOnPath = path === undefined || pathOf(headers[':path']) === path;
+    const hasOtherListeners = this.server.listenerCount('stream') > 0;
+    if (!isWebSocket || !isOnPath) {
+      // Someone else may serve this; with nobody, say so: 501 for an unknown :protocol (the driver's
+      // answer, RFC 9220 §3), 404 for another path.
+      if (hasOtherListeners) return false;
+      if (!isWebSocket) this.accept(stream, headers);
+      else
+        refuseStream(stream, new HandshakeError(404, `No WebSocket endpoint at ${pathOf(headers[':path'])}`));
+      return true;
+    }
+    if (this.state !== 'running') {
+      refuseStream(stream, new HandshakeError(503, 'The server is shutting down'));
+      return true;
+    }
+    this.accept(stream, headers);
+    return true;
+  }
+
+  private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    acceptHttp2Stream(stream, headers, this.options).then(
+      (socket) => {
+        if (this.state !== 'running') {
+          linksOf.get(socket)?.driver.close('', CloseCode.GoingAway);
+          return;
+        }
+        this.clients.add(socket);
+        socket.addEventListener('close', () => this.clients.delete(socket), { once: true });
+        const request = http2RequestOf(stream, headers);
+        const target = this.options.webSocketServer;
+        if (target === undefined) this.emit('connection', socket, request);
+        // The WebSocketServer's 'connection' is typed with node:http's IncomingMessage; this request has
+        // the members applications read from it (see Http2WebSocketRequest).
+        else target.emit('connection', socket, request as unknown as IncomingMessage);
+      },
+      (error: unknown) => {
+        if (error instanceof HandshakeError) return; // answered with its status already
+        const target = this.options.webSocketServer ?? this;
+        if (error instanceof VerifyHookError) {
+          target.emit('error', error.hookError); // the client got a 500
+          return;
+        }
+        if (stream.closed || stream.destroyed) return; // the client went away while its request was checked
+        // Anything else is a bug of ours: do not leave the client hanging, and tell the owner.
+        resetStream(stream);
+        target.emit('error', asError(error));
+      },
+    );
+  }
+}
+
+/**
+ * Serves WebSockets over HTTP/2 from `server` (`node:http2` `createSecureServer` with ALPN h2, or
+ * `createServer` for cleartext h2c): advertises SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3) to sessions
+ * that start after the call, accepts extended CONNECT streams with `:protocol websocket`, and emits each
+ * open WebSocket as 'connection', on the returned host or on `options.webSocketServer`. Other streams reach
+ * the server's own 'stream' and 'request' listeners as before.
+ *
+ * @example
+ * ```ts
+ * // One handler for HTTP/1.1 and HTTP/2: allowHTTP1 lets the same port upgrade HTTP/1.1 connections.
+ * const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
+ * const wss = new WebSocketServer({ server: server as unknown as https.Server });
+ * attachHttp2(server, { webSocketServer: wss });
+ * wss.on('connection', (socket) => socket.send(`hello over ${httpProtocolOf(socket)}`));
+ * server.listen(8443);
+ * ```
+ */
+export function attachHttp2(
+  server: Http2Server | Http2SecureServer,
+  options: AttachHttp2Options = {},
+): Http2WebSocketHost {
+  return new Http2WebSocketHost(server, options);
+}
+
+// --- helpers -----------------------------------------------------------------------------------
+
+/** The link of every WebSocket this module opened, so that `close()` can close them with 1001. */
+const linksOf = new WeakMap<WebSocket, Http2StreamLink>();
+
+/** A verifyRequest hook threw: the client got a 500, the server's owner gets the error. */
+class VerifyHookError extends Error {
+  override readonly name = 'VerifyHookError';
+  readonly hookError: Error;
+
+  constructor(thrown: unknown) {
+    const hookError = asError(thrown);
+    super(`verifyRequest threw: ${hookError.message}`, { cause: hookError });
+    this.hookError = hookError;
+  }
+}
+
+/** Wraps a linked driver in a WebSocket, then starts it: throws if the handshake fails. */
+function openServerSocket(driver: Http2ServerDriver, link: Http2StreamLink): WebSocket {
+  let failure: Error | undefined;
+  let hasOpened = false;
+  const onError = (error: Error): void => {
+    failure ??= error;
+  };
+  const onOpen = (): void => {
+    hasOpened = true;
+  };
+  driver.on('error', onError);
+  driver.once('open', onOpen);
+  // Listening before start(): DATA the client sent with its HEADERS is parsed during start().
+  const socket = new WebSocket(link);
+  driver.start();
+  driver.off('error', onError);
+  driver.off('open', onOpen);
+  if (!hasOpened) throw failure ?? new HandshakeError(400, 'The WebSocket handshake failed');
+  linksOf.set(socket, link);
+  return socket;
+}
+
+/** A refusal: what to answer the client, and what the accept promise rejects with. */
+interface Refusal {
+  rejection: HandshakeError;
+  error: Error;
+}
+
+/**
+ * Admission, as for HTTP/1.1 upgrades: the Origin allow-list (403), then `verifyRequest` bounded by
+ * `handshakeTimeout` (503). Resolves undefined to accept; throws if the client reset the stream meanwhile.
+ */
+async function admit(
+  prepared: PreparedOptions,
+  request: Http2WebSocketRequest,
+  stream: ServerHttp2Stream,
+): Promise<Refusal | undefined> {
+  const isOriginAllowed = prepared.isOriginAllowed;
+  if (isOriginAllowed !== undefined && !isOriginAllowed(request.headers.origin)) {
+    // RFC 6455 §4.2.2 and §10.2: a server that checks Origin answers an unwanted one with 403.
+    const rejection = new HandshakeError(403, 'Forbidden: this Origin may not open a WebSocket here');
+    return { rejection, error: rejection };
+  }
+  const verify = prepared.verify;
+  if (verify === undefined) return undefined;
+  const outcome = await settleWithin(verify, request, stream, prepared.handshakeTimeout);
+  if (outcome.kind === 'closed') throw new Error('The client reset the stream during verifyRequest');
+  if (outcome.kind === 'threw') {
+    return {
+      rejection: new HandshakeError(500, 'Internal Server Error'),
+      error: new VerifyHookError(outcome.error),
+    };
+  }
+  if (outcome.kind === 'timed out') {
+    return {
+      rejection: new HandshakeError(503, 'Service Unavailable'),
+      error: new VerifyHookError(
+        new Error(`verifyRequest did not settle within ${prepared.handshakeTimeout} ms`),
+      ),
+    };
+  }
+  const verdict = outcome.verdict;
+  if (verdict === true) return undefined;
+  if (verdict === false || typeof verdict !== 'object' || verdict === null) {
+    const rejection = new HandshakeError(403, 'Forbidden');
+    return { rejection, error: rejection };
+  }
+  const status = verdict.status;
+  if (!Number.isInteger(status) || status < 400 || status > 599) {
+    return {
+      rejection: new HandshakeError(500, 'Internal Server Error'),
+      error: new VerifyHookError(
+        new Error(`verifyRequest refused with status ${status}, not one in 400-599`),
+      ),
+    };
+  }
+  const rejection = new HandshakeError(
+    status,
+    verdict.reason ?? STATUS_CODES[status] ?? '',
+    verdict.headers ?? {},
+  );
+  return { rejection: safeRejection(rejection), error: rejection };
+}
+
+type HookOutcome =
+  | { kind: 'verdict'; verdict: VerifyResult }
+  | { kind: 'threw'; error: unknown }
+  | { kind: 'timed out' }
+  | { kind: 'closed' };
+
+/** Runs the hook; settles with its verdict, its error, a timeout, or the stream closing, whichever is first. */
+function settleWithin(
+  verify: NonNullable<AcceptOptions['verifyRequest']>,
+  request: Http2WebSocketRequest,
+  stream: ServerHttp2Stream,
+  timeout: number,
+): Promise<HookOutcome> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (outcome: HookOutcome): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      stream.off('close', onClose);
+      resolve(outcome);
+    };
+    const onClose = (): void => finish({ kind: 'closed' });
+    stream.once('close', onClose);
+    if (timeout > 0) {
+      timer = setTimeout(() => finish({ kind: 'timed out' }), timeout);
+      timer.unref();
+    }
+    let result: VerifyResult | Promise<VerifyResult>;
+    try {
+      result = verify(request);
+    } catch (error) {
+      finish({ kind: 'threw', error });
+      return;
+    }
+    Promise.resolve(result).then(
+      (verdict) => finish({ kind: 'verdict', verdict }),
+      (error: unknown) => finish({ kind: 'threw', error }),
+    );
+  });
+}
+
+/** A rejection whose headers cannot go out over HTTP/2 is sent plainly rather than not at all. */
+function safeRejection(error: HandshakeError): HandshakeError {
+  try {
+    buildExtendedConnectRejection(error);
+    return error;
+  } catch {
+    return new HandshakeError(error.status, error.message);
+  }
+}
+
+/**
+ * How a driver answers on a stream. A refusal ends the stream after its body and then, as RFC 9113 §8.1
+ * allows a server that answered before the request ended, resets it with NO_ERROR so the client stops.
+ */
+function respondOn(
+  stream: ServerHttp2Stream,
+): (headers: Record<string, string | number>, body?: Buffer) => void {
+  return (headers, body) => {
+    if (stream.closed || stream.destroyed || stream.headersSent) return;
+    if (body === undefined) {
+      stream.respond(headers, { endStream: false });
+      return;
+    }
+    stream.respond(headers);
+    stream.end(body);
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  };
+}
+
+/** Answers a stream hybi refuses without a driver (404 off-path, 503 while closing). */
+function refuseStream(stream: ServerHttp2Stream, error: HandshakeError): void {
+  stream.on('error', () => {});
+  respondOn(stream)(...toRejection(error));
+}
+
+function toRejection(error: HandshakeError): [Record<string, string | number>, Buffer] {
+  const rejection = buildExtendedConnectRejection(error);
+  return [rejection.headers, rejection.body];
+}
+
+function http2RequestOf(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Http2WebSocketRequest {
+  const copy: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    copy[name] = typeof value === 'number' ? String(value) : value;
+  }
+  return {
+    method: stringOf(headers[':method']),
+    url: stringOf(headers[':path']) || '/',
+    httpVersion: '2.0',
+    httpVersionMajor: 2,
+    httpVersionMinor: 0,
+    headers: copy,
+    socket: stream.session?.socket as Socket,
+    stream,
+    authority: stringOf(headers[':authority']),
+    scheme: stringOf(headers[':scheme']),
+  };
+}
+
+function stringOf(value: string | string[] | number | undefined): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function pathOf(target: string | string[] | undefined): string {
+  const value = typeof target === 'string' ? target : '/';
+  const queryStart = value.indexOf('?');
+  return queryStart === -1 ? value : value.slice(0, queryStart);
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** AcceptOptions checked and converted once, as `acceptUpgrade` does. */
+interface PreparedOptions {
+  driverOptions: DriverOptions;
+  linkOptions: SocketLinkOptions;
+  handshakeTimeout: number;
+  headers: [string, string][];
+  isOriginAllowed: ((origin: string | string[] | undefined) => boolean) | undefined;
+  verify: AcceptOptions['verifyRequest'];
+}
+
+/** Throws TypeError or RangeError for a bad option, before the stream is answered. */
+function prepareOptions(options: Http2AcceptOptions): PreparedOptions {
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  if (typeof handshakeTimeout !== 'number' || !Number.isFinite(handshakeTimeout) || handshakeTimeout < 0) {
+    throw new RangeError(`handshakeTimeout is a number of milliseconds >= 0, not ${handshakeTimeout}`);
+  }
+  const heartbeat = options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat;
+  const headers = Object.entries(options.headers ?? {});
+  for (const [name, value] of headers) assertSafeHeader(name, value);
+  if (options.verifyRequest !== undefined && typeof options.verifyRequest !== 'function') {
+    throw new TypeError(
+      'verifyRequest is a function (request) => boolean | VerifyRejection | Promise of one',
+    );
+  }
+  return {
+    driverOptions: {
+      ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
+      ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
+      ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+    },
+    linkOptions: {
+      // The link is made as the 200 goes out: the handshake is over, and admission had its own bound.
+      handshakeTimeout: 0,
+      ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
+      heartbeat: heartbeat === false ? false : validateHeartbeat(heartbeat),
+    },
+    handshakeTimeout,
+    headers,
+    isOriginAllowed: options.origins === undefined ? undefined : originChecker(options.origins),
+    verify: options.verifyRequest,
+  };
+}
