@@ -335,8 +335,8 @@ export class WebSocket extends EventTarget {
    * Not in the standard (which returns nothing): returns `true` while the socket's write buffer is below
    * its high-water mark, `false` once it is past it (then a 'drain' event follows when it has emptied)
    * or when closing began (nothing was sent). A sender that waits for 'drain' after `false` keeps its
-   * memory bounded however slowly the peer reads. With permessage-deflate, a message counts once it is
-   * compressed: the return value and `bufferedAmount` lag the compressor by the messages in it.
+   * memory bounded however slowly the peer reads. With permessage-deflate, messages still waiting for
+   * the compressor count too (at their uncompressed size), so a fast sender is held back by zlib as well.
    *
    * @example
    * ```ts

@@ -66,6 +66,8 @@ export interface DriverEvents {
   pong: [PingEvent];
   close: [CloseEvent];
   error: [Error];
+  /** Every message given to the extension pipeline (e.g. the compressor) has been written. */
+  outgoingIdle: [];
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -99,6 +101,9 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   private pendingInput: Buffer[] = [];
   private queuedSends: PendingSend[] = [];
   private outgoingInFlight = 0;
+  /** Bytes of the messages in the extension pipeline, in order, so that backpressure can count them. */
+  private outgoingInFlightBytes = 0;
+  private readonly inFlightSizes: number[] = [];
   private deferredClose: { code: number; reason: string } | undefined;
   /** The peer's close, waiting for messages in the extension pipeline to be written before our reply. */
   private pendingCloseEvent: { code: number; reason: string } | undefined;
@@ -162,6 +167,14 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     if (this.readyState > 0) return false;
     this.extensions.add(extension);
     return true;
+  }
+
+  /**
+   * Bytes of messages accepted by send() that are still in the extension pipeline (being compressed),
+   * not yet written to `io`. Adapters add them to what they report as buffered.
+   */
+  get bufferedOutgoingBytes(): number {
+    return this.outgoingInFlightBytes;
   }
 
   /** Names of the extensions negotiated in the handshake. */
@@ -386,12 +399,15 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       data: typeof data === 'string' ? Buffer.from(data, 'utf8') : data,
     };
     if (!compress) message.compress = false;
+    this.inFlightSizes.push(message.data.length);
+    this.outgoingInFlightBytes += message.data.length;
     this.extensions.processOutgoingMessage(message);
     return true;
   }
 
   private onOutgoingProcessed(error: Error | null, message: ExtensionMessage | undefined): void {
     this.outgoingInFlight--;
+    this.outgoingInFlightBytes -= this.inFlightSizes.shift() ?? 0;
     const connection = this.connection!;
     if (error !== null || message === undefined) {
       const reason = error?.message ?? 'extension failed';
@@ -402,6 +418,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       this.write(connection.sendFragment(message.opcode, message.data, true, rsvBits));
     }
     if (this.outgoingInFlight > 0) return;
+    this.emit('outgoingIdle');
     if (this.deferredClose !== undefined) {
       const { code, reason } = this.deferredClose;
       this.deferredClose = undefined;

@@ -64,6 +64,8 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   private isCorked = false;
   private isReadPaused = false;
   private isWriteBlocked = false;
+  /** isWriteBufferFull said true because of messages still being compressed. */
+  private isAwaitingCompression = false;
   private isFinished = false;
 
   constructor(driver: Driver, socket: Duplex, options: SocketLinkOptions = {}) {
@@ -106,6 +108,7 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     driver.on('close', this.onDriverClose);
     driver.io.on('data', this.onOutgoing);
     driver.io.on('drain', this.onConsumerDrain);
+    driver.on('outgoingIdle', this.onOutgoingIdle);
     if (this.heartbeat !== undefined) driver.on('pong', this.onDriverPong);
 
     if (this.hasOpened) this.heartbeat?.start();
@@ -123,13 +126,20 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   }
 
   /** Bytes written to the socket and not yet flushed to the network. */
+  /** Bytes not yet handed to the network: the socket's buffer, plus messages still being compressed. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.driver.bufferedOutgoingBytes;
   }
 
-  /** Whether the socket's write buffer is past its high-water mark ('drain' follows). */
+  /**
+   * Whether the socket's write buffer is past its high-water mark, or the messages still being
+   * compressed add up to that much ('drain' follows either way).
+   */
   get isWriteBufferFull(): boolean {
-    return this.isWriteBlocked;
+    if (this.isWriteBlocked) return true;
+    if (this.driver.bufferedOutgoingBytes < this.socket.writableHighWaterMark) return false;
+    this.isAwaitingCompression = true;
+    return true;
   }
 
   /**
@@ -236,6 +246,13 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   private readonly uncork = (): void => {
     this.isCorked = false;
     this.socket.uncork();
+  };
+
+  /** The compressor caught up; if it was what made us report a full buffer, 'drain' is owed now. */
+  private readonly onOutgoingIdle = (): void => {
+    if (!this.isAwaitingCompression) return;
+    this.isAwaitingCompression = false;
+    if (!this.isWriteBlocked) this.emit('drain');
   };
 
   private readonly onSocketDrain = (): void => {
@@ -370,6 +387,7 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     driver.off('close', this.onDriverClose);
     driver.io.off('data', this.onOutgoing);
     driver.io.off('drain', this.onConsumerDrain);
+    driver.off('outgoingIdle', this.onOutgoingIdle);
   }
 }
 
