@@ -1,12 +1,24 @@
 // Owns the browser-compatible WebSocket (WHATWG "WebSockets" standard) over any transport that carries a
-// driver: its states, events, send and close rules, binaryType conversions and the async message iterator.
+// driver: its states, event dispatch, send and close rules, and binaryType conversions.
 
 import type { EventEmitter } from 'node:events';
 import type { Driver, MessageEvent as DriverMessageEvent, PingEvent } from './driver/driver.js';
 import { type ClientOptions, openClientTransport } from './node/client.js';
+import { openHttp2ClientTransport } from './node/http2-client.js';
 import { MAX_CLOSE_REASON_BYTES } from './protocol/close.js';
 import { isToken } from './protocol/http-head.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD } from './protocol/opcodes.js';
+import { CloseEvent, ErrorEvent, type TypedMessageEvent } from './websocket-events.js';
+import { MessageIterator } from './websocket-iterator.js';
+
+// The event classes and their init types live in websocket-events.ts; exported here too, as they always were.
+export {
+  CloseEvent,
+  type CloseEventInit,
+  ErrorEvent,
+  type ErrorEventInit,
+  type TypedMessageEvent,
+} from './websocket-events.js';
 
 /** How the final close of a transport is reported: the WebSocket's close event, before wrapping. */
 export interface TransportCloseEvent {
@@ -25,13 +37,24 @@ export interface TransportEvents {
   drain: [];
 }
 
+/** Which HTTP carried a WebSocket's handshake: ALPN names (RFC 7301; `h2c` is HTTP/2 without TLS). */
+export type HttpProtocol = 'http/1.1' | 'h2' | 'h2c';
+
 /**
  * What a {@link WebSocket} needs from whatever moves its bytes: the driver (already wired to the bytes),
  * how many bytes wait to be written, a way to abort, and the final close. Errors come through the driver's
- * 'error' event. `SocketLink` (node:net, node:tls) is one; an HTTP/2 stream can be another.
+ * 'error' event. `SocketLink` (node:net, node:tls) is one; `Http2StreamLink` (an HTTP/2 stream) another.
  */
 export interface WebSocketTransport extends Pick<EventEmitter<TransportEvents>, 'on' | 'off'> {
   readonly driver: Driver;
+  /**
+   * Whether the driver is a client's, still in its opening handshake: the WebSocket then starts
+   * CONNECTING, fires 'open' and reports the server's Sec-WebSocket-Extensions, as `new WebSocket(url)`
+   * does. Default false: a server hands its WebSocket out already open.
+   */
+  readonly isClientSide?: boolean;
+  /** The HTTP/2 session kind when the WebSocket runs on an HTTP/2 stream (RFC 8441); absent for HTTP/1.1. */
+  readonly httpProtocol?: 'h2' | 'h2c';
   /** Bytes written to the transport and not yet handed to the network. */
   readonly bufferedAmount: number;
   /**
@@ -52,73 +75,16 @@ export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
 /** What `send()` accepts, as in the standard. */
 export type SendableData = string | ArrayBuffer | ArrayBufferView | Blob;
 
-/** Options of `new WebSocket(url, protocols, options)`: those of `connect()`. */
+/**
+ * Options of `new WebSocket(url, protocols, options)`: those of `connect()`. `http2` may be `'require'`
+ * or `'off'` here; `'prefer'` is `connect()`'s only, since choosing needs the server's SETTINGS first.
+ */
 export type WebSocketOptions = ClientOptions;
 
 /** The base listener and option types, as Node's EventTarget declares them. */
 type BaseListener = Parameters<EventTarget['addEventListener']>[1];
 type AddListenerOptions = Parameters<EventTarget['addEventListener']>[2];
 type RemoveListenerOptions = Parameters<EventTarget['removeEventListener']>[2];
-/** Node 20's types do not make the WHATWG EventInit global. */
-type EventInitOptions = NonNullable<ConstructorParameters<typeof Event>[1]>;
-
-/** A MessageEvent whose `data` is typed: the global MessageEvent of Node 20's types is not generic. */
-export type TypedMessageEvent<T> = MessageEvent & { readonly data: T };
-
-export interface CloseEventInit extends EventInitOptions {
-  code?: number;
-  reason?: string;
-  wasClean?: boolean;
-}
-
-/**
- * The standard's CloseEvent (Node 20 has no global one): the close code, reason, and whether the closing
- * handshake completed. Exported from hybi as `WebSocketCloseEvent`.
- *
- * @example
- * ```ts
- * socket.onclose = (event) => console.log(event.code, event.reason, event.wasClean);
- * ```
- */
-export class CloseEvent extends Event {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-
-  constructor(type: string, init: CloseEventInit = {}) {
-    super(type, init);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? '';
-    this.wasClean = init.wasClean ?? false;
-  }
-}
-
-export interface ErrorEventInit extends EventInitOptions {
-  error?: unknown;
-  message?: string;
-}
-
-/**
- * The 'error' event. Browsers fire a bare Event; this one also carries the `error` and its `message`
- * (as undici's WebSocket does), so that a server can log why a connection failed. Exported from hybi as
- * `WebSocketErrorEvent`.
- *
- * @example
- * ```ts
- * socket.onerror = (event) => console.error('connection failed:', event.error);
- * ```
- */
-export class ErrorEvent extends Event {
-  readonly error: unknown;
-  readonly message: string;
-
-  constructor(type: string, init: ErrorEventInit = {}) {
-    super(type, init);
-    this.error = init.error;
-    this.message = init.message ?? '';
-  }
-}
-
 /** The events a WebSocket dispatches, for typed `addEventListener`. */
 export interface WebSocketEventMap {
   open: Event;
@@ -146,10 +112,6 @@ type HandlerType = 'open' | 'message' | 'error' | 'close';
  * for a transport that does not say whether it is full: node:net's default writableHighWaterMark.
  */
 const SEND_HIGH_WATER_BYTES = 16 * 1024;
-
-/** Messages the async iterator may hold before reading pauses; either limit pauses. */
-const ITERATOR_HIGH_WATER_MESSAGES = 16;
-const ITERATOR_HIGH_WATER_BYTES = 1024 * 1024;
 
 /**
  * The private parts server helpers may use, set by WebSocket's static block (declared before the class:
@@ -213,8 +175,16 @@ export class WebSocket extends EventTarget {
 
   /**
    * Opens a client connection to `url` (ws:, wss:, or http:/https: mapped to them), offering `protocols`.
-   * Throws a `SyntaxError` DOMException for a bad URL or protocol list, as browsers do. Given a
-   * {@link WebSocketTransport} instead of a URL, wraps a connection that is already linked (what servers do).
+   * Throws a `SyntaxError` DOMException for a bad URL or protocol list, as browsers do. With
+   * `{ http2: 'require' }` the WebSocket is a stream of an HTTP/2 session (RFC 8441) instead; `'prefer'`
+   * throws a TypeError (use `connect()`). Given a {@link WebSocketTransport} instead of a URL, wraps a
+   * connection that is already linked (what servers do), or a client's still connecting (`isClientSide`).
+   *
+   * @example
+   * ```ts
+   * const socket = new WebSocket('wss://example.com/chat', ['chat'], { http2: 'require' });
+   * socket.onopen = () => console.log('open over', socket.httpProtocol); // 'h2'
+   * ```
    */
   constructor(
     target: string | URL | WebSocketTransport,
@@ -225,11 +195,22 @@ export class WebSocket extends EventTarget {
     if (typeof target === 'string' || target instanceof URL) {
       const offered = protocols ?? options.protocols;
       assertProtocolList(offered);
+      const http2 = options.http2 ?? 'off';
+      if (http2 !== 'off' && http2 !== 'require') {
+        // Choosing HTTP/2 or HTTP/1.1 takes the server's SETTINGS, which a synchronous constructor
+        // cannot wait for; connect() can.
+        throw new TypeError(
+          http2 === 'prefer'
+            ? "http2: 'prefer' is for connect(url, { http2: 'prefer' }); new WebSocket() takes 'require' or 'off'"
+            : `http2 is 'require' or 'off' in new WebSocket(), not ${JSON.stringify(http2)}`,
+        );
+      }
+      const clientOptions = { ...options, ...(offered === undefined ? {} : { protocols: offered }) };
       try {
-        this.transport = openClientTransport(target, {
-          ...options,
-          ...(offered === undefined ? {} : { protocols: offered }),
-        });
+        this.transport =
+          http2 === 'require'
+            ? openHttp2ClientTransport(target, clientOptions)
+            : openClientTransport(target, clientOptions);
       } catch (error) {
         if (error instanceof TypeError) throw new DOMException(error.message, 'SyntaxError');
         throw error;
@@ -237,7 +218,7 @@ export class WebSocket extends EventTarget {
       this.isServerSide = false;
     } else {
       this.transport = target;
-      this.isServerSide = true;
+      this.isServerSide = target.isClientSide !== true;
     }
     this.driver = this.transport.driver;
     this.url = this.driver.url;
@@ -267,6 +248,20 @@ export class WebSocket extends EventTarget {
     if (this.isClosing) return 2;
     const state = this.driver.readyState;
     return state === 3 ? 2 : state;
+  }
+
+  /**
+   * Not in the standard: the HTTP the WebSocket's handshake went over: `'http/1.1'` (the Upgrade of RFC
+   * 6455), or `'h2'` / `'h2c'` (an extended CONNECT stream of an HTTP/2 session over TLS or cleartext, RFC
+   * 8441).
+   *
+   * @example
+   * ```ts
+   * wss.on('connection', (socket) => metrics.count(`websocket.${socket.httpProtocol}`));
+   * ```
+   */
+  get httpProtocol(): HttpProtocol {
+    return this.transport.httpProtocol ?? 'http/1.1';
   }
 
   /** The subprotocol the server selected, or ''. */
@@ -707,92 +702,6 @@ export function closeAsEndpoint(socket: WebSocket, code: number, reason = ''): v
 /** @internal Ends the connection without a closing handshake: 'error' (if given), then close 1006. */
 export function destroyConnection(socket: WebSocket, error?: Error): void {
   endpointAccess.destroy(socket, error);
-}
-
-/** What an iterator may ask of its WebSocket. */
-interface IteratorControls {
-  pauseReading(): void;
-  resumeReading(): void;
-  forget(iterator: MessageIterator): void;
-}
-
-/** The async iterator of one `for await` loop: a bounded queue between the socket and the loop. */
-class MessageIterator implements AsyncIterableIterator<WebSocketData> {
-  private readonly controls: IteratorControls;
-  private readonly queue: { data: WebSocketData; size: number }[] = [];
-  private queuedBytes = 0;
-  private isDone: boolean;
-  private isPausing = false;
-  private waiting: ((result: IteratorResult<WebSocketData>) => void) | undefined;
-
-  constructor(controls: IteratorControls, isDone: boolean) {
-    this.controls = controls;
-    this.isDone = isDone;
-  }
-
-  push(data: WebSocketData, size: number): void {
-    const waiting = this.waiting;
-    if (waiting !== undefined) {
-      this.waiting = undefined;
-      waiting({ done: false, value: data });
-      return;
-    }
-    this.queue.push({ data, size });
-    this.queuedBytes += size;
-    if (
-      !this.isPausing &&
-      (this.queue.length >= ITERATOR_HIGH_WATER_MESSAGES || this.queuedBytes >= ITERATOR_HIGH_WATER_BYTES)
-    ) {
-      this.isPausing = true;
-      this.controls.pauseReading();
-    }
-  }
-
-  end(): void {
-    this.isDone = true;
-    this.stopPausing();
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.({ done: true, value: undefined });
-  }
-
-  next(): Promise<IteratorResult<WebSocketData>> {
-    const item = this.queue.shift();
-    if (item !== undefined) {
-      this.queuedBytes -= item.size;
-      // Resume below half of both limits, so reading does not stop and start on every message.
-      if (
-        this.isPausing &&
-        this.queue.length < ITERATOR_HIGH_WATER_MESSAGES / 2 &&
-        this.queuedBytes < ITERATOR_HIGH_WATER_BYTES / 2
-      ) {
-        this.stopPausing();
-      }
-      return Promise.resolve({ done: false, value: item.data });
-    }
-    if (this.isDone) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-    });
-  }
-
-  return(): Promise<IteratorResult<WebSocketData>> {
-    this.controls.forget(this);
-    this.queue.length = 0;
-    this.queuedBytes = 0;
-    this.end();
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketData> {
-    return this;
-  }
-
-  private stopPausing(): void {
-    if (!this.isPausing) return;
-    this.isPausing = false;
-    this.controls.resumeReading();
-  }
 }
 
 // --- helpers -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Owns opening client connections: ws:// over node:net, wss:// over node:tls, optionally through an HTTP
-// CONNECT proxy, with a handshake timeout; and `connect()`, the promise of an open WebSocket.
+// CONNECT proxy, with a handshake timeout; and `connect()`, the promise of an open WebSocket (which hands
+// `http2: 'prefer' | 'require'` to the HTTP/2 client).
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -12,6 +13,7 @@ import { HandshakeError } from '../protocol/errors.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
 import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
 import { type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
+import { connectAny, type Http2Mode, type Http2SessionPool } from './http2-client.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   linkSocket,
@@ -64,6 +66,14 @@ export interface ClientOptions {
   rejectUnauthorized?: boolean;
   /** wss: the SNI server name. Default the URL's host name, unless it is an IP address (RFC 6066 §3). */
   servername?: string;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 session (RFC 8441): `'prefer'` (falls back to the HTTP/1.1
+   * upgrade when the server does not offer extended CONNECT; `connect()` only), `'require'` (fails
+   * instead), or `'off'` (the default: HTTP/1.1). HTTP/2 does not go through a `proxy`.
+   */
+  http2?: Http2Mode;
+  /** With `http2`: the pool whose sessions carry the WebSocket; default one shared by the process. */
+  sessionPool?: Http2SessionPool;
 }
 
 const DEFAULT_PORTS = { 'ws:': 80, 'wss:': 443 } as const;
@@ -74,6 +84,7 @@ const DEFAULT_PORTS = { 'ws:': 80, 'wss:': 443 } as const;
  */
 class ClientTransport extends EventEmitter<TransportEvents> implements WebSocketTransport {
   readonly driver: ClientDriver;
+  readonly isClientSide = true;
   private readonly url: URL;
   private readonly options: ClientOptions;
   private link: SocketLink | undefined;
@@ -282,15 +293,19 @@ export function openClientTransport(url: string | URL, options: ClientOptions): 
 /**
  * Opens a client WebSocket and resolves once it is open. Rejects with the server's `HandshakeError`
  * (its `status` says what the server answered) when the handshake fails, and with an Error whose `cause`
- * is the underlying error on a network or TLS failure or a handshake timeout.
+ * is the underlying error on a network or TLS failure or a handshake timeout. With `http2: 'prefer'` or
+ * `'require'` it is `connectAny()`: the WebSocket may be a stream of an HTTP/2 session (RFC 8441).
  *
  * @example
  * ```ts
  * const socket = await connect('wss://example.com/feed', { protocols: ['v2'], handshakeTimeout: 5000 });
  * for await (const message of socket) console.log(message);
+ * const multiplexed = await connect('wss://example.com/feed', { http2: 'prefer' });
+ * console.log(multiplexed.httpProtocol); // 'h2', or 'http/1.1' from a server without RFC 8441
  * ```
  */
 export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocket> {
+  if (options.http2 !== undefined && options.http2 !== 'off') return connectAny(url, options);
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, options.protocols, options);
     let failure: unknown;

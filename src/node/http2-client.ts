@@ -21,7 +21,7 @@ import { assertSafeHeader } from '../protocol/handshake.js';
 import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
 import { type ClientOptions, connect } from './client.js';
 import { validateHeartbeat } from './heartbeat.js';
-import { Http2StreamLink, rememberHttp2Socket, resetStream } from './http2-server.js';
+import { Http2StreamLink, resetStream } from './http2-stream-link.js';
 
 /**
  * Which HTTP a client opens its WebSocket with: `'prefer'` tries HTTP/2 and falls back to the HTTP/1.1
@@ -30,13 +30,11 @@ import { Http2StreamLink, rememberHttp2Socket, resetStream } from './http2-serve
  */
 export type Http2Mode = 'prefer' | 'require' | 'off';
 
-/** Options of {@link connectHttp2} and {@link connectAny}: those of `connect()`, and how to use HTTP/2. */
-export interface Http2ClientOptions extends ClientOptions {
-  /** `'prefer'`, `'require'` or `'off'` (connectAny's default: 'off'; connectHttp2 always requires). */
-  http2?: Http2Mode;
-  /** The pool whose sessions carry the WebSocket; default: one shared by the process. */
-  sessionPool?: Http2SessionPool;
-}
+/**
+ * Options of {@link connectHttp2} and {@link connectAny}: those of `connect()`, `http2` and `sessionPool`
+ * included (connectAny's `http2` default is 'off'; connectHttp2 always requires HTTP/2).
+ */
+export type Http2ClientOptions = ClientOptions;
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const DEFAULT_IDLE_TIMEOUT = 5000;
@@ -271,11 +269,6 @@ function tlsOptionsOf(options: ClientOptions): tls.ConnectionOptions {
   };
 }
 
-/** What a transport does at the handshake's end, before the driver opens: where connect() makes its WebSocket. */
-interface TransportHooks {
-  beforeOpen?: () => void;
-}
-
 /**
  * The transport of a client WebSocket on an HTTP/2 stream: gets a session from the pool, opens the extended
  * CONNECT stream, and links it to the driver once the response arrives. Until then it answers for the stream
@@ -284,9 +277,9 @@ interface TransportHooks {
  */
 class Http2ClientTransport extends EventEmitter<TransportEvents> implements WebSocketTransport {
   readonly driver: Http2ClientDriver;
+  readonly isClientSide = true;
   private readonly url: URL;
   private readonly options: Http2ClientOptions;
-  private readonly hooks: TransportHooks;
   private readonly pool: Http2SessionPool;
   private pooled: PooledSession | undefined;
   private requestHeaders: Http2HeaderBlock | undefined;
@@ -297,11 +290,15 @@ class Http2ClientTransport extends EventEmitter<TransportEvents> implements WebS
   private hasRetried = false;
   private isFinished = false;
 
-  constructor(url: URL, options: Http2ClientOptions, hooks: TransportHooks = {}) {
+  constructor(url: URL, options: Http2ClientOptions) {
     super();
+    if (options.proxy !== undefined) {
+      throw new TypeError(
+        'WebSockets over HTTP/2 do not go through an HTTP proxy; use http2: "off" or "prefer"',
+      );
+    }
     this.url = url;
     this.options = options;
-    this.hooks = hooks;
     this.pool = options.sessionPool ?? defaultHttp2SessionPool;
     const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     if (!Number.isFinite(handshakeTimeout) || handshakeTimeout <= 0) {
@@ -445,7 +442,6 @@ class Http2ClientTransport extends EventEmitter<TransportEvents> implements WebS
       this.releaseSession();
       this.emit('close', event);
     });
-    if (headers[':status'] === 200) this.hooks.beforeOpen?.();
     // Refused: nothing more to say on this stream, whatever the server still sends.
     if (!this.driver.receiveResponse(headers as Http2HeaderMap)) resetStream(stream);
   };
@@ -506,7 +502,7 @@ function describeSessionFailure(url: URL, error: unknown): Error {
 
 /**
  * @internal The transport of a client WebSocket over HTTP/2, dialing already: what `new WebSocket(url,
- * protocols, { http2: 'require' })` would use. Throws TypeError for a bad URL or option.
+ * protocols, { http2: 'require' })` uses. Throws TypeError for a bad URL or option.
  */
 export function openHttp2ClientTransport(url: string | URL, options: Http2ClientOptions): WebSocketTransport {
   return new Http2ClientTransport(parseWebSocketUrl(url), options);
@@ -528,50 +524,39 @@ export function openHttp2ClientTransport(url: string | URL, options: Http2Client
 export function connectHttp2(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const parsed = parseWebSocketUrl(url);
-    if (options.proxy !== undefined) {
-      throw new TypeError(
-        'WebSockets over HTTP/2 do not go through an HTTP proxy; use http2: "off" or "prefer"',
-      );
-    }
-    let socket: WebSocket | undefined;
-    let failure: Error | undefined;
-    const transport = new Http2ClientTransport(parsed, options, {
-      // Made at the end of the handshake, as servers make theirs: events wait for the awaiter's turn.
-      beforeOpen: () => {
-        socket = new WebSocket(transport);
-      },
-    });
-    const driver = transport.driver;
-    const onError = (error: Error): void => {
-      failure ??= error;
+    // A client transport: the WebSocket starts CONNECTING and fires 'open' as `new WebSocket(url)` does,
+    // and holds the frames behind the response until this promise's awaiter has run.
+    const socket = new WebSocket(new Http2ClientTransport(parsed, options));
+    let failure: unknown;
+    const onError = (event: { error: unknown }): void => {
+      failure ??= event.error;
     };
     const onOpen = (): void => {
-      driver.off('error', onError);
-      transport.off('close', onClose);
-      rememberHttp2Socket(socket!, transport.httpProtocol);
-      resolve(socket!);
+      socket.removeEventListener('error', onError);
+      socket.removeEventListener('close', onClose);
+      resolve(socket);
     };
     const onClose = (): void => {
-      driver.off('error', onError);
-      driver.off('open', onOpen);
+      socket.removeEventListener('error', onError);
+      socket.removeEventListener('open', onOpen);
       reject(describeFailure(parsed, failure));
     };
-    driver.on('error', onError);
-    driver.once('open', onOpen);
-    transport.once('close', onClose);
+    socket.addEventListener('error', onError);
+    socket.addEventListener('open', onOpen, { once: true });
+    socket.addEventListener('close', onClose, { once: true });
   });
 }
 
 /**
  * Opens a client WebSocket over HTTP/2 or HTTP/1.1 as `options.http2` says (default `'off'`): `'prefer'`
  * uses a session's extended CONNECT when the server advertises it and otherwise the HTTP/1.1 upgrade;
- * `'require'` rejects with an {@link Http2UnsupportedError} instead. `httpProtocolOf(socket)` says which
+ * `'require'` rejects with an {@link Http2UnsupportedError} instead. `socket.httpProtocol` says which
  * was used. Behind a `proxy`, HTTP/1.1 is used ('require' throws a TypeError).
  *
  * @example
  * ```ts
  * const socket = await connectAny('wss://example.com/chat', { http2: 'prefer' });
- * console.log(httpProtocolOf(socket)); // 'h2', or 'http/1.1' from a server without RFC 8441
+ * console.log(socket.httpProtocol); // 'h2', or 'http/1.1' from a server without RFC 8441
  * ```
  */
 export async function connectAny(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
@@ -600,9 +585,9 @@ export async function connectAny(url: string | URL, options: Http2ClientOptions 
   return opening;
 }
 
-function describeFailure(url: URL, failure: Error | undefined): Error {
+function describeFailure(url: URL, failure: unknown): Error {
   if (failure instanceof HandshakeError || failure instanceof Http2UnsupportedError) return failure;
-  if (failure !== undefined) {
+  if (failure instanceof Error) {
     return new Error(`Could not open a WebSocket to ${url.href}: ${failure.message}`, { cause: failure });
   }
   return new Error(`Could not open a WebSocket to ${url.href}: the stream closed during the handshake`);

@@ -1,18 +1,16 @@
 // Owns serving WebSockets from a node:http2 server (RFC 8441): one stream accepted as a WebSocket
-// (`acceptHttp2Stream`), a server's extended CONNECT streams claimed for an application (`attachHttp2`), and
-// the link between a driver and an HTTP/2 stream, whose abort is RST_STREAM(CANCEL).
+// (`acceptHttp2Stream`) and a server's extended CONNECT streams claimed for an application (`attachHttp2`).
 
 import { EventEmitter } from 'node:events';
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import http2, {
   type Http2SecureServer,
   type Http2Server,
-  type Http2Stream,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Driver, DriverOptions } from '../driver/driver.js';
+import type { DriverOptions } from '../driver/driver.js';
 import { Http2ServerDriver } from '../driver/http2-server.js';
 import { HandshakeError } from '../protocol/errors.js';
 import {
@@ -24,26 +22,21 @@ import {
 } from '../protocol/extended-connect.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/opcodes.js';
-import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
+import { type HttpProtocol, WebSocket } from '../websocket.js';
 import { DEFAULT_HEARTBEAT, validateHeartbeat } from './heartbeat.js';
+import { Http2StreamLink, resetStream } from './http2-stream-link.js';
 import { originChecker } from './origins.js';
 import type { AcceptOptions, UpgradeRequestInfo, VerifyResult, WebSocketServer } from './server.js';
-import {
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  linkSocket,
-  type SocketLink,
-  type SocketLinkOptions,
-} from './socket-link.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, type SocketLinkOptions } from './socket-link.js';
 
-/** Which HTTP carried a WebSocket's handshake: ALPN names (RFC 7301; `h2c` is HTTP/2 without TLS). */
-export type HttpProtocol = 'http/1.1' | 'h2' | 'h2c';
-
-/** The WebSockets hybi opened over HTTP/2, and on which kind of session. */
-const http2Sockets = new WeakMap<WebSocket, 'h2' | 'h2c'>();
+export type { HttpProtocol } from '../websocket.js';
+// Where they were first exported from, so that importing them from here keeps working.
+export { Http2StreamLink, resetStream } from './http2-stream-link.js';
 
 /**
  * Which HTTP a WebSocket came over: `'h2'` (HTTP/2 over TLS) or `'h2c'` (cleartext HTTP/2) for one opened
- * with RFC 8441's extended CONNECT, `'http/1.1'` for an upgraded connection.
+ * with RFC 8441's extended CONNECT, `'http/1.1'` for an upgraded connection. The same as
+ * `socket.httpProtocol`.
  *
  * @example
  * ```ts
@@ -51,62 +44,7 @@ const http2Sockets = new WeakMap<WebSocket, 'h2' | 'h2c'>();
  * ```
  */
 export function httpProtocolOf(socket: WebSocket): HttpProtocol {
-  return http2Sockets.get(socket) ?? 'http/1.1';
-}
-
-/** @internal Records that `socket` runs on a stream of an HTTP/2 session, over TLS ('h2') or not ('h2c'). */
-export function rememberHttp2Socket(socket: WebSocket, protocol: 'h2' | 'h2c'): void {
-  http2Sockets.set(socket, protocol);
-}
-
-/** The ALPN name of the session a stream belongs to (node names a cleartext session 'h2c'). */
-function httpProtocolOfStream(stream: Http2Stream): 'h2' | 'h2c' {
-  return stream.session?.alpnProtocol === 'h2' ? 'h2' : 'h2c';
-}
-
-/**
- * A driver linked to one HTTP/2 stream: the stream is what the TCP connection is to RFC 6455 (RFC 8441 §5),
- * so the socket link carries it unchanged: END_STREAM is the orderly close, and a reset from the peer
- * (RST_STREAM) or the session going away ends the connection with 1006. Aborting from this side resets the
- * stream with CANCEL, as RFC 8441 §5 says; the session's other streams go on.
- */
-export class Http2StreamLink extends EventEmitter<TransportEvents> implements WebSocketTransport {
-  readonly driver: Driver;
-  readonly stream: Http2Stream;
-  /** HTTP/2 over TLS ('h2') or cleartext ('h2c'); read at the start, while the stream has its session. */
-  readonly httpProtocol: 'h2' | 'h2c';
-  private readonly link: SocketLink;
-
-  constructor(driver: Driver, stream: Http2Stream, options: SocketLinkOptions = {}) {
-    super();
-    this.driver = driver;
-    this.stream = stream;
-    this.httpProtocol = httpProtocolOfStream(stream);
-    this.link = linkSocket(driver, stream, options);
-    this.link.on('drain', () => this.emit('drain'));
-    this.link.on('close', (event) => this.emit('close', event));
-  }
-
-  /** Bytes written to the stream and not yet taken by the session (the peer's window holds them back). */
-  get bufferedAmount(): number {
-    return this.link.bufferedAmount;
-  }
-
-  /** Whether the stream's write buffer is past its high-water mark ('drain' follows). */
-  get isWriteBufferFull(): boolean {
-    return this.link.isWriteBufferFull;
-  }
-
-  /** Resets the stream with CANCEL; `error`, if given, is reported through the driver's 'error' first. */
-  destroy(error?: Error): void {
-    resetStream(this.stream);
-    this.link.destroy(error);
-  }
-}
-
-/** RFC 8441 §5: an abort is RST_STREAM with CANCEL. A closed stream stays as it is. */
-export function resetStream(stream: Http2Stream): void {
-  if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  return socket.httpProtocol;
 }
 
 /**
@@ -184,9 +122,7 @@ export async function acceptHttp2Stream(
       throw new Error('The client reset the stream during verifyRequest');
     const link = new Http2StreamLink(driver, stream, prepared.linkOptions);
     isLinked = true;
-    const socket = openServerSocket(driver, link);
-    rememberHttp2Socket(socket, link.httpProtocol);
-    return socket;
+    return openServerSocket(driver, link);
   } finally {
     if (isLinked) stream.off('error', ignore);
   }
@@ -198,7 +134,8 @@ export interface AttachHttp2Options extends Http2AcceptOptions {
   path?: string;
   /**
    * Emit each WebSocket as this server's 'connection' (and hook errors as its 'error'), the event its
-   * HTTP/1.1 WebSockets come from, so that one handler serves both. Otherwise the returned host emits them.
+   * HTTP/1.1 WebSockets come from, so that one handler serves both; the WebSockets join its `clients`.
+   * Otherwise the returned host emits them. (`new WebSocketServer({ server: http2Server })` does this.)
    */
   webSocketServer?: WebSocketServer;
 }
@@ -305,14 +242,21 @@ export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
           linksOf.get(socket)?.driver.close('', CloseCode.GoingAway);
           return;
         }
-        this.clients.add(socket);
-        socket.addEventListener('close', () => this.clients.delete(socket), { once: true });
-        const request = http2RequestOf(stream, headers);
         const target = this.options.webSocketServer;
+        this.clients.add(socket);
+        // One server, one set of clients: its HTTP/1.1 WebSockets and these are counted and closed together.
+        target?.clients.add(socket);
+        socket.addEventListener(
+          'close',
+          () => {
+            this.clients.delete(socket);
+            target?.clients.delete(socket);
+          },
+          { once: true },
+        );
+        const request = http2RequestOf(stream, headers);
         if (target === undefined) this.emit('connection', socket, request);
-        // The WebSocketServer's 'connection' is typed with node:http's IncomingMessage; this request has
-        // the members applications read from it (see Http2WebSocketRequest).
-        else target.emit('connection', socket, request as unknown as IncomingMessage);
+        else target.emit('connection', socket, request);
       },
       (error: unknown) => {
         if (error instanceof HandshakeError) return; // answered with its status already
@@ -339,11 +283,10 @@ export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
  *
  * @example
  * ```ts
- * // One handler for HTTP/1.1 and HTTP/2: allowHTTP1 lets the same port upgrade HTTP/1.1 connections.
- * const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
- * const wss = new WebSocketServer({ server: server as unknown as https.Server });
- * attachHttp2(server, { webSocketServer: wss });
- * wss.on('connection', (socket) => socket.send(`hello over ${httpProtocolOf(socket)}`));
+ * // A host of its own; `new WebSocketServer({ server })` attaches one for you and serves HTTP/1.1 too.
+ * const server = http2.createSecureServer({ key, cert });
+ * const host = attachHttp2(server, { path: '/chat' });
+ * host.on('connection', (socket) => socket.send(`hello over ${socket.httpProtocol}`));
  * server.listen(8443);
  * ```
  */

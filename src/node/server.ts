@@ -1,8 +1,10 @@
 // Owns accepting WebSocket connections on Node: an upgrade node:http parsed (`acceptUpgrade`), a raw
-// node:net socket (`acceptSocket`), and `WebSocketServer`, which listens, tracks its clients and shuts down.
+// node:net socket (`acceptSocket`), and `WebSocketServer`, which listens (or attaches to an HTTP/1.1 or
+// HTTP/2 server), tracks its clients and shuts down.
 
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -14,6 +16,7 @@ import { HandshakeError } from '../protocol/errors.js';
 import { assertSafeHeader, buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
 import { WebSocket } from '../websocket.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
+import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from './http2-server.js';
 import { originChecker } from './origins.js';
 import { shutdown } from './shutdown.js';
 import {
@@ -121,15 +124,21 @@ export interface WebSocketServerOptions extends AcceptOptions {
    * Attach to this server's 'upgrade' event instead of creating one. Its request heads are node:http's
    * to bound: create it with `headersTimeout` and `requestTimeout` (10 s is plenty for a handshake),
    * `connectionsCheckingInterval` (1 s) and `maxHeaderSize` (16 KiB), as docs/security.md shows.
+   *
+   * A node:http2 server (`createSecureServer`, or `createServer` for cleartext h2c) serves WebSockets over
+   * HTTP/2 (RFC 8441, through {@link attachHttp2}) and, with `allowHTTP1`, HTTP/1.1 upgrades too: both
+   * reach 'connection' and `clients`. Attach before it listens: the extended CONNECT setting (RFC 8441
+   * §3) goes to sessions that start afterwards.
    */
-  server?: http.Server | https.Server;
+  server?: http.Server | https.Server | Http2Server | Http2SecureServer;
   /** Accept upgrades for this path only (`/chat`); other paths are left to other listeners, or get 404. */
   path?: string;
 }
 
 export interface WebSocketServerEvents {
   listening: [];
-  connection: [socket: WebSocket, request: http.IncomingMessage];
+  /** `request` is an `Http2WebSocketRequest` for a WebSocket over HTTP/2 (`socket.httpProtocol` says). */
+  connection: [socket: WebSocket, request: http.IncomingMessage | Http2WebSocketRequest];
   error: [error: Error];
   close: [];
 }
@@ -245,7 +254,8 @@ export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promi
 
 /**
  * A WebSocket server: listens on `port` with its own node:http server (answering other requests with 426),
- * or attaches to `server`'s upgrades; emits 'connection' with each open WebSocket and its request.
+ * or attaches to `server`'s upgrades (and, for a node:http2 server, to its RFC 8441 extended CONNECT
+ * streams); emits 'connection' with each open WebSocket and its request.
  * Options are checked at construction: a bad one throws TypeError or RangeError.
  *
  * @example
@@ -262,8 +272,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients = new Set<WebSocket>();
   private readonly options: WebSocketServerOptions;
   private readonly prepared: PreparedOptions;
-  private readonly httpServer: http.Server | https.Server | undefined;
-  private readonly isOwnServer: boolean;
+  private readonly httpServer: http.Server | https.Server | Http2Server | Http2SecureServer | undefined;
+  /** The HTTP/2 side of an http2 `server`: its extended CONNECT streams, accepted as WebSockets. */
+  private readonly http2Host: Http2WebSocketHost | undefined;
+  /** The node:http server this WebSocketServer created for `port`, and closes. */
+  private readonly ownServer: http.Server | undefined;
   private state: 'running' | 'closing' | 'closed' = 'running';
   private closing: Promise<void> | undefined;
   /** Upgrades whose admission (origins, verifyRequest) is under way, not yet linked. */
@@ -278,24 +291,30 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     this.options = options;
     this.prepared = prepareOptions(options);
-    if (options.server !== undefined) {
-      this.httpServer = options.server;
-      this.isOwnServer = false;
-      this.httpServer.on('listening', this.onListening);
+    const server = options.server;
+    this.http2Host = undefined;
+    if (server !== undefined) {
+      this.httpServer = server;
+      this.ownServer = undefined;
+      server.on('listening', this.onListening);
+      if (isHttp2Server(server)) {
+        const { port: _port, host: _host, server: _server, maxHeadSize: _maxHeadSize, ...attach } = options;
+        this.http2Host = attachHttp2(server, { ...attach, webSocketServer: this });
+      }
     } else if (options.port !== undefined) {
       const server = http.createServer(
         httpServerOptions(this.prepared.handshakeTimeout, options.maxHeadSize),
         respondUpgradeRequired,
       );
       this.httpServer = server;
-      this.isOwnServer = true;
+      this.ownServer = server;
       server.on('listening', this.onListening);
       server.on('error', this.onServerError);
       server.listen(options.port, options.host);
     } else {
       // No server: the application routes upgrades to handleUpgrade itself.
       this.httpServer = undefined;
-      this.isOwnServer = false;
+      this.ownServer = undefined;
     }
     this.httpServer?.on('upgrade', this.onUpgrade);
   }
@@ -366,27 +385,34 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private async shutDown(): Promise<void> {
     this.state = 'closing';
     const server = this.httpServer;
+    const ownServer = this.ownServer;
     let serverClosed: Promise<void> | undefined;
-    if (server !== undefined && this.isOwnServer) {
+    if (ownServer !== undefined) {
       // Stop listening now; the callback comes once every connection, upgraded ones included, is gone.
-      serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      serverClosed = new Promise<void>((resolve) => ownServer.close(() => resolve()));
     } else if (server !== undefined) {
       server.off('upgrade', this.onUpgrade);
       server.off('listening', this.onListening);
     }
+    // The HTTP/2 side answers new streams 503 from now on and closes its WebSockets (also in `clients`)
+    // with 1001; its promise settles once they closed and the server's 'stream' event is handed back.
+    const http2Closed = this.http2Host?.close();
     for (const socket of this.admitting)
       refuse(socket, new HandshakeError(503, 'The server is shutting down'));
     this.admitting.clear();
     // Refused handshakes settle as their sockets close; admitted ones join `clients`.
     await Promise.allSettled([...this.handshakes]);
-    await shutdown(this.clients, { timeout: this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT });
-    if (server !== undefined && serverClosed !== undefined) {
+    await Promise.all([
+      shutdown(this.clients, { timeout: this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT }),
+      http2Closed,
+    ]);
+    if (ownServer !== undefined && serverClosed !== undefined) {
       // Keep-alive HTTP connections and heads still arriving: nothing to wait for.
-      server.closeAllConnections();
+      ownServer.closeAllConnections();
       await serverClosed;
-      server.off('listening', this.onListening);
-      server.off('error', this.onServerError);
-      server.off('upgrade', this.onUpgrade);
+      ownServer.off('listening', this.onListening);
+      ownServer.off('error', this.onServerError);
+      ownServer.off('upgrade', this.onUpgrade);
     }
     this.state = 'closed';
     this.emit('close');
@@ -482,6 +508,16 @@ function prepareOptions(options: AcceptOptions): PreparedOptions {
     verify: options.verifyRequest,
     maxHeadSize: options.maxHeadSize,
   };
+}
+
+/**
+ * Whether `server` is a node:http2 server: node exports no class to test against, and only those servers
+ * have `updateSettings` (the way to advertise extended CONNECT, RFC 8441 §3).
+ */
+function isHttp2Server(
+  server: http.Server | https.Server | Http2Server | Http2SecureServer,
+): server is Http2Server | Http2SecureServer {
+  return typeof (server as Partial<Http2Server>).updateSettings === 'function';
 }
 
 /** The timeouts and head limit of the node:http server a WebSocketServer creates. */

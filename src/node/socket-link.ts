@@ -35,6 +35,13 @@ export interface SocketLinkOptions {
   heartbeat?: HeartbeatOptions | false;
   /** Bytes already read from the socket (node:http's `head` of an upgrade), parsed before anything else. */
   head?: Buffer;
+  /**
+   * How to abort the connection without a closing handshake (close timeout, heartbeat expiry, an abandoned
+   * client handshake, `destroy()`): default `socket.destroy()`. A transport that shares its connection
+   * passes its own: an HTTP/2 stream is reset with CANCEL (RFC 8441 §5), leaving the session to the
+   * streams still on it. The socket's 'close' must follow, as it does after `destroy()`.
+   */
+  abort?: () => void;
 }
 
 /** Five seconds for the peer's close frame and FIN: a round trip, with room for a congested link. */
@@ -53,6 +60,7 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   private readonly closeTimeout: number;
   private readonly handshakeTimeout: number;
   private readonly heartbeat: Heartbeat | undefined;
+  private readonly abort: () => void;
   private readonly isClient: boolean;
   private hasOpened = false;
   private hasFailed = false;
@@ -79,10 +87,14 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
       throw new RangeError(`handshakeTimeout is a number of milliseconds >= 0, not ${handshakeTimeout}`);
     }
     const heartbeat = options.heartbeat ?? false;
+    if (options.abort !== undefined && typeof options.abort !== 'function') {
+      throw new TypeError('abort is a function () => void that ends the connection at once');
+    }
     this.driver = driver;
     this.socket = socket;
     this.closeTimeout = closeTimeout;
     this.handshakeTimeout = handshakeTimeout;
+    this.abort = options.abort ?? (() => socket.destroy());
     this.heartbeat =
       heartbeat === false
         ? undefined
@@ -154,14 +166,17 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
     );
   }
 
-  /** Destroys the socket at once; `error`, if given, is reported through the driver's 'error' first. */
+  /**
+   * Aborts the connection at once (`options.abort`: by default the socket is destroyed); `error`, if
+   * given, is reported through the driver's 'error' first.
+   */
   destroy(error?: Error): void {
     if (this.isFinished) return;
     if (error !== undefined) {
       this.hasFailed = true;
       this.driver.emit('error', error);
     }
-    this.socket.destroy();
+    this.abort();
   }
 
   // --- socket → driver -------------------------------------------------------------------------
@@ -311,7 +326,7 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   private readonly onCloseTimeout = (): void => {
     this.closeTimer = undefined;
     // The peer did not finish the closing handshake, or did not end TCP after it: give up on it.
-    this.socket.destroy();
+    this.abort();
   };
 
   private readonly onHandshakeTimeout = (): void => {
@@ -326,7 +341,7 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
       new Error(`The opening handshake did not complete within ${this.handshakeTimeout} ms`),
     );
     if (!(driver instanceof ServerDriver) || socket.writableEnded || socket.destroyed) {
-      socket.destroy();
+      this.abort();
       return;
     }
     // RFC 9110 §15.5.9: 408 when the request itself did not arrive in time; 503 (§15.6.4) when it did
@@ -394,10 +409,10 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
 /**
  * Links a driver to a connected socket, both ways: what the socket reads is parsed by the driver, what
  * the driver writes goes to the socket. Call `driver.start()` after linking. The link ends the socket when
- * the driver closes (a client waits for the server's FIN first, RFC 6455 §7.1.1), destroys it when the
- * peer takes longer than `closeTimeout`, or the handshake longer than `handshakeTimeout`, or a pong
- * longer than the heartbeat's `timeout`, and reports 1006 if the transport ends before a closing
- * handshake.
+ * the driver closes (a client waits for the server's FIN first, RFC 6455 §7.1.1), aborts it (destroys it,
+ * or calls `options.abort`) when the peer takes longer than `closeTimeout`, or the handshake longer than
+ * `handshakeTimeout`, or a pong longer than the heartbeat's `timeout`, and reports 1006 if the transport
+ * ends before a closing handshake.
  *
  * @example
  * ```ts

@@ -12,13 +12,15 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
   HandshakeError,
-  type WebSocket,
+  WebSocket,
   type WebSocketCloseEvent,
   WebSocketServer,
+  type WebSocketServerOptions,
 } from '../../src/index.js';
 import {
   connectAny,
@@ -647,46 +649,174 @@ describe.each(kinds)('over %s', (kind) => {
   });
 });
 
-describe.skipIf(!hasOpenssl)('one handler for HTTP/1.1 and HTTP/2', () => {
-  it('hands WebSockets from both to the same WebSocketServer "connection" listener, and says which came how', async () => {
-    const server = http2.createSecureServer({ ...certificate, allowHTTP1: true });
-    const wss = new WebSocketServer({ server: server as unknown as https.Server });
-    attachHttp2(server, { webSocketServer: wss });
-    const sessions = new Set<http2.ServerHttp2Session>();
-    server.on('session', (session) => sessions.add(session));
-    const seen: { protocol: string; url: string | undefined }[] = [];
-    wss.on('connection', (socket, request) => {
-      seen.push({ protocol: httpProtocolOf(socket), url: request.url });
-      socket.addEventListener('message', (event) => socket.send(`${httpProtocolOf(socket)}: ${event.data}`));
+/** A node:http2 server (TLS with HTTP/1.1 allowed, or cleartext) served by a WebSocketServer given it as `server`. */
+async function startWebSocketServer(kind: Kind, options: Omit<WebSocketServerOptions, 'server'> = {}) {
+  const server =
+    kind === 'h2' ? http2.createSecureServer({ ...certificate, allowHTTP1: true }) : http2.createServer();
+  const wss = new WebSocketServer({ ...options, server });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const seen: { protocol: string; url: string | undefined; version: string }[] = [];
+  wss.on('connection', (socket, request) => {
+    seen.push({ protocol: socket.httpProtocol, url: request.url, version: request.httpVersion });
+    socket.addEventListener('message', (event) => socket.send(`${socket.httpProtocol}: ${event.data}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  cleanups.push(async () => {
+    await wss.close();
+    for (const session of sessions) session.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    server,
+    wss,
+    port,
+    seen,
+    url: (target = '/') => `${kind === 'h2' ? 'wss' : 'ws'}://localhost:${port}${target}`,
+  };
+}
+
+describe('WebSocketServer given a node:http2 server', () => {
+  it.skipIf(!hasOpenssl)(
+    'serves HTTP/1.1 and HTTP/2 to one "connection" listener, counts both in clients, and closes both with 1001',
+    async () => {
+      const { wss, seen, url } = await startWebSocketServer('h2');
+      const overHttp1 = await connect(url('/one'), { ca: certificate.cert });
+      const overHttp2 = await connect(url('/two'), {
+        ca: certificate.cert,
+        sessionPool: newPool(),
+        http2: 'require',
+      });
+      expect([overHttp1.httpProtocol, overHttp2.httpProtocol]).toEqual(['http/1.1', 'h2']);
+      overHttp1.send('hi');
+      overHttp2.send('hi');
+      expect(await nextMessage(overHttp1)).toBe('http/1.1: hi');
+      expect(await nextMessage(overHttp2)).toBe('h2: hi');
+      expect(seen).toEqual([
+        { protocol: 'http/1.1', url: '/one', version: '1.1' },
+        { protocol: 'h2', url: '/two', version: '2.0' },
+      ]);
+      expect(wss.clients.size).toBe(2);
+      expect(Object.getPrototypeOf(overHttp1)).toBe(Object.getPrototypeOf(overHttp2));
+      const closings = [closed(overHttp1), closed(overHttp2)];
+      await wss.close();
+      for (const closing of closings) expect((await closing).code).toBe(1001);
+      expect(wss.clients.size).toBe(0);
+    },
+  );
+
+  it('over h2c: counts its WebSockets in clients; close() answers new streams 503, closes them with 1001 and aborts the silent one', async () => {
+    const { wss, port, url } = await startWebSocketServer('h2c', { path: '/ws', closeTimeout: 300 });
+    const session = rawSession('h2c', port);
+    // A raw client that never answers the close frame keeps close() waiting for its close timeout.
+    const silent = session.request(extendedConnect(port, '/ws'), { endStream: false });
+    silent.on('data', () => {});
+    expect((await once(silent, 'response'))[0][':status']).toBe(200);
+    const pool = newPool();
+    const sockets = await Promise.all([
+      connect(url('/ws'), { sessionPool: pool, http2: 'require' }),
+      connect(url('/ws'), { sessionPool: pool, http2: 'prefer' }),
+    ]);
+    expect(sockets.map((socket) => httpProtocolOf(socket))).toEqual(['h2c', 'h2c']);
+    expect(wss.clients.size).toBe(3);
+    const closings = sockets.map((socket) => closed(socket));
+    const wssClosed = wss.close();
+    const refused = await rawExchange(session, extendedConnect(port, '/ws'));
+    expect([refused.status, refused.body]).toEqual([503, 'The server is shutting down']);
+    for (const closing of closings) {
+      expect(eventOf(await closing)).toMatchObject({ code: 1001, wasClean: true });
+    }
+    await wssClosed;
+    // RFC 8441 §5: the silent WebSocket was aborted by resetting its stream; the session is still there.
+    if (!silent.closed) await once(silent, 'close');
+    expect(silent.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(session.destroyed).toBe(false);
+    expect(wss.clients.size).toBe(0);
+  });
+});
+
+describe('a client WebSocket over HTTP/2 behaves as one over HTTP/1.1', () => {
+  it('new WebSocket(url, protocols, { http2: "require" }) starts CONNECTING, fires open, reports the full extensions header', async () => {
+    const { url, connections } = await startServer('h2c', {
+      perMessageDeflate: { serverNoContextTakeover: true },
+      protocols: ['chat'],
     });
+    const socket = new WebSocket(url('/'), ['chat'], { http2: 'require', sessionPool: newPool() });
+    expect([socket.readyState, socket.extensions, socket.httpProtocol]).toEqual([
+      WebSocket.CONNECTING,
+      '',
+      'h2c',
+    ]);
+    const events: string[] = [];
+    socket.onopen = () => events.push(`open ${socket.readyState}`);
+    await once(socket, 'open');
+    expect(events).toEqual(['open 1']);
+    expect(socket.protocol).toBe('chat');
+    // The client's extensions are the server's header, parameters and all, as over HTTP/1.1.
+    const [{ socket: peer }] = connections as [Connection];
+    expect(peer.extensions).toBe('permessage-deflate');
+    expect(socket.extensions).toBe('permessage-deflate; server_no_context_takeover');
+    socket.send('hello');
+    expect(await nextMessage(socket)).toBe('hello');
+    const closing = closed(socket);
+    socket.close();
+    expect(eventOf(await closing)).toMatchObject({ code: 1000, wasClean: true });
+  });
+
+  it('connectHttp2 resolves with an open socket that fired "open"; the peer is h2c too', async () => {
+    const { url, connections } = await startServer('h2c');
+    let hasFiredOpen = false;
+    const socket = await connectHttp2(url('/'), { sessionPool: newPool() });
+    socket.addEventListener('open', () => {
+      hasFiredOpen = true;
+    });
+    expect([socket.readyState, socket.httpProtocol]).toEqual([WebSocket.OPEN, 'h2c']);
+    expect(hasFiredOpen).toBe(false); // fired before the promise resolved, as connect()'s does
+    const [{ socket: peer }] = connections as [Connection];
+    expect(peer.httpProtocol).toBe('h2c');
+    socket.close();
+    await closed(socket);
+  });
+
+  it('refuses http2: "prefer" (and unknown modes) in the constructor with a TypeError that names connect()', () => {
+    expect(() => new WebSocket('ws://localhost:1/', [], { http2: 'prefer' })).toThrow(TypeError);
+    expect(() => new WebSocket('ws://localhost:1/', [], { http2: 'prefer' })).toThrow(/connect\(/);
+    expect(() => new WebSocket('ws://localhost:1/', [], { http2: 'sometimes' as 'off' })).toThrow(TypeError);
+  });
+
+  it('connect({ http2: "require" }) rejects with Http2UnsupportedError where the server has no HTTP/2', async () => {
+    const server = http.createServer();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
     const port = (server.address() as AddressInfo).port;
-    const pool = newPool();
-    cleanups.push(async () => {
-      await wss.close();
-      for (const session of sessions) session.destroy();
-      server.close();
-    });
-    const overHttp1 = await connect(`wss://localhost:${port}/one`, { ca: certificate.cert });
-    const overHttp2 = await connectHttp2(`wss://localhost:${port}/two`, {
-      ca: certificate.cert,
-      sessionPool: pool,
-    });
-    overHttp1.send('hi');
-    overHttp2.send('hi');
-    expect(await nextMessage(overHttp1)).toBe('http/1.1: hi');
-    expect(await nextMessage(overHttp2)).toBe('h2: hi');
-    expect(seen).toEqual([
-      { protocol: 'http/1.1', url: '/one' },
-      { protocol: 'h2', url: '/two' },
-    ]);
-    expect(Object.getPrototypeOf(overHttp1)).toBe(Object.getPrototypeOf(overHttp2));
-    for (const socket of [overHttp1, overHttp2]) {
-      const closing = closed(socket);
-      socket.close(1000);
-      expect((await closing).code).toBe(1000);
-    }
+    const failure = await connect(`ws://localhost:${port}/`, {
+      http2: 'require',
+      sessionPool: newPool(),
+    }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Http2UnsupportedError);
+    server.closeAllConnections();
+  });
+});
+
+describe('aborting a WebSocket over HTTP/2 resets its stream, never its session (RFC 8441 §5)', () => {
+  it('a heartbeat that expires resets the stream with CANCEL; the session goes on', async () => {
+    const { port } = await startServer('h2c', { heartbeat: { interval: 20, timeout: 20 } });
+    const session = rawSession('h2c', port);
+    // A raw client that never answers a ping.
+    const silent = session.request(extendedConnect(port, '/silent'), { endStream: false });
+    silent.on('data', () => {});
+    expect((await once(silent, 'response'))[0][':status']).toBe(200);
+    if (!silent.closed) await once(silent, 'close');
+    expect(silent.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(session.destroyed).toBe(false);
+    const get = await rawExchange(session, extendedConnect(port, '/after'), { keepOpen: true });
+    expect(get.status).toBe(200);
   });
 });
 
@@ -722,7 +852,11 @@ describe('the client’s choice of HTTP (http2: prefer | require | off)', () => 
     'falls back to HTTP/1.1 on an HTTP/2 server without extended CONNECT ("prefer"), fails with "require"',
     async () => {
       const { server, url, sessions } = await startServer('h2', { isAttached: false });
-      const wss = new WebSocketServer({ server: server as unknown as https.Server });
+      // Routed by hand: given the http2 server itself, a WebSocketServer would advertise extended CONNECT.
+      const wss = new WebSocketServer();
+      server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+        wss.handleUpgrade(request, socket, head),
+      );
       cleanups.push(() => wss.close());
       wss.on('connection', (socket) =>
         socket.addEventListener('message', (event) => socket.send(event.data as string)),
