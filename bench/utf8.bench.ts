@@ -1,56 +1,89 @@
-// Measures UTF-8 validation of text payloads: Utf8Validator (whole and in 64 KiB chunks) against node's buffer.isUtf8.
+// Measures UTF-8 validation of text payloads: hybi's incremental Utf8Validator (as the parser uses it),
+// ws's isValidUTF8 and websocket-driver's regular expression, against node's buffer.isUtf8.
 
 import { isUtf8 } from 'node:buffer';
-import { Bench } from 'tinybench';
-import { isValidUtf8, Utf8Validator } from '../src/protocol/utf8.js';
+import { createRequire } from 'node:module';
+import { Utf8Validator } from './support/hybi.js';
+import type { Variant } from './support/measurement.js';
+import { MESSAGE_SIZES, textPayload } from './support/payloads.js';
+import { loadWsKernels } from './support/peers.js';
+import { type BenchCase, runIfMain, type Suite, wsLabel } from './support/suite.js';
 
-const CHUNK_SIZE = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 
-/** `size` bytes of valid UTF-8 repeating `sample`, cut at a sequence boundary and padded with ASCII. */
-function textOf(sample: string, size: number): Buffer {
-  const repeated = Buffer.from(sample.repeat(Math.ceil(size / Buffer.byteLength(sample)) + 1));
-  let end = size;
-  // RFC 3629: continuation bytes are 10xxxxxx; back up to the start of a sequence.
-  while (((repeated[end] ?? 0) & 0xc0) === 0x80) end--;
-  const text = Buffer.alloc(size, 'a');
-  repeated.copy(text, 0, 0, end);
-  if (!isUtf8(text)) throw new Error('bench input is not valid UTF-8');
-  return text;
+function asciiPayload(size: number): Buffer {
+  const sample = Buffer.from('{"type":"update","id":12345,"text":"plain ASCII"}');
+  const bytes = Buffer.allocUnsafe(size);
+  for (let offset = 0; offset < size; offset += sample.length)
+    sample.copy(bytes, offset, 0, Math.min(sample.length, size - offset));
+  return bytes;
 }
 
-const inputs: Array<[string, Buffer]> = [
-  ['ASCII 1 KiB', textOf('{"type":"update","id":12345,"text":"plain ASCII"}', 1024)],
-  ['mixed 1 KiB', textOf('héllo wörld — κόσμε, 世界 👋🏽 ok; ', 1024)],
-  ['ASCII 1 MiB', textOf('{"type":"update","id":12345,"text":"plain ASCII"}', 1024 * 1024)],
-  ['mixed 1 MiB', textOf('héllo wörld — κόσμε, 世界 👋🏽 ok; ', 1024 * 1024)],
-];
-
-const validator = new Utf8Validator();
-const bench = new Bench({ name: 'UTF-8 validation', time: 500, warmupTime: 100 });
-
-for (const [name, bytes] of inputs) {
-  bench
-    .add(`${name}: Utf8Validator.update, whole`, () => {
-      validator.reset();
-      if (!validator.update(bytes) || !validator.isComplete()) throw new Error('rejected valid input');
-    })
-    .add(`${name}: Utf8Validator.update, 64 KiB chunks`, () => {
-      validator.reset();
-      for (let start = 0; start < bytes.length; start += CHUNK_SIZE) {
-        if (!validator.update(bytes, start, Math.min(start + CHUNK_SIZE, bytes.length))) {
-          throw new Error('rejected valid input');
-        }
-      }
-      if (!validator.isComplete()) throw new Error('rejected valid input');
-    })
-    .add(`${name}: isValidUtf8`, () => {
-      if (!isValidUtf8(bytes)) throw new Error('rejected valid input');
-    })
-    .add(`${name}: buffer.isUtf8`, () => {
-      if (!isUtf8(bytes)) throw new Error('rejected valid input');
-    });
+/** One variant's validator: true when `bytes` are valid UTF-8. */
+function validatorOf(variant: Variant): { isValid(bytes: Buffer): boolean; label?: string } {
+  switch (variant) {
+    case 'hybi':
+    case 'hybi-driver': {
+      const validator = new Utf8Validator();
+      return {
+        isValid(bytes) {
+          validator.reset();
+          return validator.update(bytes) && validator.isComplete();
+        },
+      };
+    }
+    case 'ws':
+    case 'ws-no-addons': {
+      const { isValidUTF8 } = loadWsKernels();
+      return { isValid: isValidUTF8, label: wsLabel() };
+    }
+    case 'websocket-driver': {
+      // websocket-driver's check: the bytes as a latin1 string against one regular expression.
+      const require = createRequire(import.meta.url);
+      const hybi = require('websocket-driver/lib/websocket/driver/hybi') as {
+        prototype: { UTF8_MATCH: RegExp };
+      };
+      const pattern = hybi.prototype.UTF8_MATCH;
+      return { isValid: (bytes) => pattern.test(bytes.toString('latin1')) };
+    }
+    case 'reference':
+      return { isValid: isUtf8, label: 'buffer.isUtf8' };
+  }
 }
 
-await bench.run();
-console.log(`${bench.name} (Node ${process.version}, ${process.arch})`);
-console.table(bench.table());
+function cases(variant: Variant): BenchCase[] {
+  const validator = validatorOf(variant);
+  const result: BenchCase[] = [];
+  for (const [kind, payloadOf] of [
+    ['ASCII', asciiPayload],
+    ['mixed', textPayload],
+  ] as const) {
+    for (const size of MESSAGE_SIZES) {
+      const bytes = payloadOf(size.bytes);
+      if (!validator.isValid(bytes)) throw new Error(`${variant} rejected valid ${kind} ${size.label}`);
+      const batch = Math.max(1, Math.floor(BATCH_BYTES / size.bytes));
+      const benchCase: BenchCase = {
+        name: `${kind} ${size.label}`,
+        fn: () => {
+          for (let index = 0; index < batch; index++) {
+            if (!validator.isValid(bytes)) throw new Error('rejected valid input');
+          }
+        },
+        unit: 'B/s',
+        messagesPerOp: batch,
+        bytesPerOp: batch * size.bytes,
+      };
+      if (validator.label !== undefined) benchCase.label = validator.label;
+      result.push(benchCase);
+    }
+  }
+  return result;
+}
+
+export const suite: Suite = {
+  name: 'utf8',
+  variants: ['hybi', 'ws', 'ws-no-addons', 'websocket-driver', 'reference'],
+  cases,
+};
+
+await runIfMain(new URL(import.meta.url), suite);
