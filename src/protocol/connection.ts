@@ -4,7 +4,7 @@ import { type CloseBody, decodeCloseBody, encodeCloseBody } from './close.js';
 import { ProtocolError } from './errors.js';
 import { encodeFrameHeader, frameHeaderLength } from './frame.js';
 import { FrameParser } from './frame-parser.js';
-import { applyMask, copyMasked, MaskKeyPool } from './mask.js';
+import { applyMaskUnchecked, copyMasked, MaskKeyPool } from './mask.js';
 import { MessageAssembler, type MessageHandler } from './message.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './opcodes.js';
 import { isValidUtf8 } from './utf8.js';
@@ -394,7 +394,7 @@ export class Connection implements MessageHandler {
     const maskingKey = this.nextMaskingKey();
     encodeFrameHeader(frame, 0, isFinal, rsvBits, opcode, payloadLength, maskingKey);
     frame.write(text, headerLength, 'utf8');
-    if (maskingKey !== undefined) applyMask(frame, maskingKey, headerLength, frame.length, 0);
+    if (maskingKey !== undefined) applyMaskUnchecked(frame, maskingKey, headerLength, frame.length, 0);
     return [frame];
   }
 

@@ -2,7 +2,7 @@
 
 import { ProtocolError } from './errors.js';
 import { createFrameHeader, decodeFrameHeader, type FrameHeader } from './frame.js';
-import { applyMask } from './mask.js';
+import { applyMaskUnchecked } from './mask.js';
 import { CloseCode } from './opcodes.js';
 
 /** What the parser reports to. Any method may throw ProtocolError to fail the connection. */
@@ -139,7 +139,13 @@ export class FrameParser {
       const taken = Math.min(available, this.payloadRemaining);
       const payloadEnd = offset + taken;
       if (header.hasMask) {
-        this.maskKeyOffset = applyMask(chunk, header.maskingKey, offset, payloadEnd, this.maskKeyOffset);
+        this.maskKeyOffset = applyMaskUnchecked(
+          chunk,
+          header.maskingKey,
+          offset,
+          payloadEnd,
+          this.maskKeyOffset,
+        );
       }
       const payload = chunk.subarray(offset, payloadEnd);
       offset = payloadEnd;

@@ -93,6 +93,21 @@ export function applyMask(
     throw new RangeError(`applyMask: keyOffset must be 0, 1, 2 or 3; got ${keyOffset}`);
   }
   checkMaskingKey(maskingKey, 'applyMask');
+  return applyMaskUnchecked(bytes, maskingKey, start, end, keyOffset);
+}
+
+/**
+ * {@link applyMask} without the argument checks, for the parser's hot path, whose arguments are right
+ * by construction (a 4-byte key, a range inside the chunk, an offset masked with `& 3`).
+ * @internal
+ */
+export function applyMaskUnchecked(
+  bytes: Uint8Array,
+  maskingKey: Uint8Array,
+  start: number,
+  end: number,
+  keyOffset: number,
+): number {
   if (end - start < WORD_MINIMUM_LENGTH) return maskBytes(bytes, maskingKey, start, end, keyOffset);
 
   // Bytes up to the first 4-byte-aligned address, since an Int32Array view must start aligned.

@@ -69,10 +69,10 @@ TRANSITIONS[AFTER_F0 + CONTINUATION_MIDDLE] = NEED_TWO;
 TRANSITIONS[AFTER_F0 + CONTINUATION_HIGH] = NEED_TWO;
 TRANSITIONS[AFTER_F4 + CONTINUATION_LOW] = NEED_TWO;
 
-// Below this many bytes the JavaScript loop beats the call into node's native (SIMD) validator, which
-// costs ~80 ns per call plus ~50 ns for a subarray view (Node 20, x64); above it the native validator
-// wins, by about 10x on 1 KiB of mixed text. Measured with bench/utf8.bench.ts and a sweep of 16..1024 bytes.
-const NATIVE_MINIMUM_LENGTH = 192;
+// Below this many bytes the JavaScript loop beats the call into node's native (SIMD) validator. First
+// measured at 192 through tsx; re-measured on the tsc build (bench/, Node 20, x64), where the native
+// call wins from about 24 bytes of mixed text and 48-64 of ASCII (64 B: 273 ns in the loop, 51 ns native).
+const NATIVE_MINIMUM_LENGTH = 48;
 
 /**
  * Runs the DFA over `bytes[index, end)` from `state` and returns the state it ends in (REJECT as soon
