@@ -1,5 +1,6 @@
 // Owns `npm run conformance`: the whole native suite against hybi's server and client, with and without
-// permessage-deflate, and against ws as a reference; one report; exit 1 when a hybi case FAILED.
+// permessage-deflate, and against ws and websocket-driver as references; one report; exit 1 when a hybi
+// case FAILED.
 //
 //   npm run conformance [-- --limits full] [--cases 1.*,6.*] [--report dir] [--no-reference] [--pace ms]
 
@@ -13,6 +14,7 @@ import { formatSummary, shouldColor } from '../src/conformance/report-terminal.j
 import type { SuiteResult } from '../src/conformance/result.js';
 import { testServer } from '../src/conformance/runner.js';
 import type { SuiteSettings } from '../src/conformance/settings.js';
+import { startWebSocketDriverEchoServer } from './websocket-driver-peers.js';
 import { runWsClient, startWsEchoServer } from './ws-peers.js';
 
 const { values } = parseArgs({
@@ -111,6 +113,21 @@ if (values['no-reference'] !== true) {
     await reference.close();
   }
   log(`ws-server: ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  // A second, independent reference server: with faye's permessage-deflate, like the ws one.
+  const driverReference = await startWebSocketDriverEchoServer({ perMessageDeflate: true });
+  const driverBegan = Date.now();
+  try {
+    suites.push(
+      await testServer(driverReference.url, {
+        ...settings,
+        agent: 'websocket-driver-server (reference)',
+        cases: include,
+      }),
+    );
+  } finally {
+    await driverReference.close();
+  }
+  log(`websocket-driver-server: ${((Date.now() - driverBegan) / 1000).toFixed(1)} s`);
   await testClient('ws-client (reference)', (url) => runWsClient(url, 'ws-client (reference)'), true);
 }
 
