@@ -17,32 +17,15 @@ import { writeReports } from '../../src/conformance/report-json.js';
 import type { SuiteResult } from '../../src/conformance/result.js';
 import { testServer } from '../../src/conformance/runner.js';
 
-/** Every category: 0-10 and 14 whole (9 at the quick profile's sizes), a sample of compression (12, 13). */
-const SUBSET = [
-  '0.*',
-  '1.1.1',
-  '1.1.8',
-  '1.2.6',
-  '2.*',
-  '3.*',
-  '4.*',
-  '5.*',
-  '6.*',
-  '7.*',
-  '9.*',
-  '10.*',
-  '12.1.1',
-  '12.2.11',
-  '13.3.1',
-  '13.7.1',
-  '14.*',
-];
+/** Every case, at the quick profile's sizes (9.x, 12.x and 13.x scaled down; `--limits full` is Autobahn's). */
+const SUBSET = ['*'];
 /** Fail-fast waits of 200 ms instead of Autobahn's second: plenty on loopback. */
 const FAST = { limits: 'quick', pace: 200, settleTime: 100 } as const;
 
+/** Strict: every case OK, but where the RFC leaves a choice (INFORMATIONAL) or deflate is off (UNIMPLEMENTED). */
 function notOk(suite: SuiteResult): string[] {
   return suite.results
-    .filter((result) => result.verdict === 'FAILED')
+    .filter((result) => result.verdict === 'FAILED' || result.verdict === 'NON-STRICT')
     .map((result) => `${result.id}: ${result.reason}\n${result.observed}`);
 }
 
@@ -53,7 +36,7 @@ afterAll(async () => {
 
 describe('the conformance suite against hybi', () => {
   for (const perMessageDeflate of [false, true]) {
-    it(`finds no FAILED case in hybi's server ${perMessageDeflate ? 'with' : 'without'} permessage-deflate`, async () => {
+    it(`finds every case OK (or INFORMATIONAL) in hybi's server ${perMessageDeflate ? 'with' : 'without'} permessage-deflate`, async () => {
       const server = await startEchoServer({ port: 0, perMessageDeflate });
       try {
         const suite = await testServer(server.url, {
@@ -70,7 +53,7 @@ describe('the conformance suite against hybi', () => {
       }
     });
 
-    it(`finds no FAILED case in hybi's client ${perMessageDeflate ? 'with' : 'without'} permessage-deflate`, async () => {
+    it(`finds every case OK (or INFORMATIONAL) in hybi's client ${perMessageDeflate ? 'with' : 'without'} permessage-deflate`, async () => {
       let suite: SuiteResult | undefined;
       const tester = await startClientTester({
         ...FAST,
