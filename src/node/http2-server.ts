@@ -2,7 +2,6 @@
 // (`acceptHttp2Stream`) and a server's extended CONNECT streams claimed for an application (`attachHttp2`).
 
 import { EventEmitter } from 'node:events';
-import { STATUS_CODES } from 'node:http';
 import http2, {
   type Http2SecureServer,
   type Http2Server,
@@ -10,7 +9,6 @@ import http2, {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { DriverOptions } from '../driver/driver.js';
 import { Http2ServerDriver } from '../driver/http2-server.js';
 import { HandshakeError } from '../protocol/errors.js';
 import {
@@ -20,14 +18,11 @@ import {
   validateExtendedConnect,
   WEBSOCKET_PROTOCOL,
 } from '../protocol/extended-connect.js';
-import { assertSafeHeader } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/opcodes.js';
 import { type HttpProtocol, WebSocket } from '../websocket.js';
-import { DEFAULT_HEARTBEAT, validateHeartbeat } from './heartbeat.js';
+import { admit, prepareOptions, VerifyHookError } from './admission.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
-import { originChecker } from './origins.js';
-import type { AcceptOptions, UpgradeRequestInfo, VerifyResult, WebSocketServer } from './server.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT, type SocketLinkOptions } from './socket-link.js';
+import type { AcceptOptions, UpgradeRequestInfo, WebSocketServer } from './server.js';
 
 export type { HttpProtocol } from '../websocket.js';
 // Where they were first exported from, so that importing them from here keeps working.
@@ -112,15 +107,19 @@ export async function acceptHttp2Stream(
     for (const [name, value] of prepared.headers) driver.setHeader(name, value);
     // Invalid handshakes skip admission: the driver answers them with the right status below.
     if (validateExtendedConnect(headers as Http2HeaderMap).ok) {
-      const refusal = await admit(prepared, request, stream);
-      if (refusal !== undefined) {
-        driver.refuse(refusal.rejection);
-        throw refusal.error;
-      }
+      await admit(prepared, {
+        request,
+        closable: stream,
+        verifyTimeout: prepared.handshakeTimeout,
+        closedMessage: 'The client reset the stream during verifyRequest',
+        // Only the stream is answered; headers HTTP/2 cannot carry are dropped, the status kept.
+        refuse: (error) => driver.refuse(safeRejection(error)),
+      });
     }
     if (stream.closed || stream.destroyed)
       throw new Error('The client reset the stream during verifyRequest');
-    const link = new Http2StreamLink(driver, stream, prepared.linkOptions);
+    // The link is made as the 200 goes out: the handshake is over, and admission had its own bound.
+    const link = new Http2StreamLink(driver, stream, { ...prepared.linkOptions, handshakeTimeout: 0 });
     isLinked = true;
     return openServerSocket(driver, link);
   } finally {
@@ -302,18 +301,6 @@ export function attachHttp2(
 /** The link of every WebSocket this module opened, so that `close()` can close them with 1001. */
 const linksOf = new WeakMap<WebSocket, Http2StreamLink>();
 
-/** A verifyRequest hook threw: the client got a 500, the server's owner gets the error. */
-class VerifyHookError extends Error {
-  override readonly name = 'VerifyHookError';
-  readonly hookError: Error;
-
-  constructor(thrown: unknown) {
-    const hookError = asError(thrown);
-    super(`verifyRequest threw: ${hookError.message}`, { cause: hookError });
-    this.hookError = hookError;
-  }
-}
-
 /** Wraps a linked driver in a WebSocket, then starts it: throws if the handshake fails. */
 function openServerSocket(driver: Http2ServerDriver, link: Http2StreamLink): WebSocket {
   let failure: Error | undefined;
@@ -334,108 +321,6 @@ function openServerSocket(driver: Http2ServerDriver, link: Http2StreamLink): Web
   if (!hasOpened) throw failure ?? new HandshakeError(400, 'The WebSocket handshake failed');
   linksOf.set(socket, link);
   return socket;
-}
-
-/** A refusal: what to answer the client, and what the accept promise rejects with. */
-interface Refusal {
-  rejection: HandshakeError;
-  error: Error;
-}
-
-/**
- * Admission, as for HTTP/1.1 upgrades: the Origin allow-list (403), then `verifyRequest` bounded by
- * `handshakeTimeout` (503). Resolves undefined to accept; throws if the client reset the stream meanwhile.
- */
-async function admit(
-  prepared: PreparedOptions,
-  request: Http2WebSocketRequest,
-  stream: ServerHttp2Stream,
-): Promise<Refusal | undefined> {
-  const isOriginAllowed = prepared.isOriginAllowed;
-  if (isOriginAllowed !== undefined && !isOriginAllowed(request.headers.origin)) {
-    // RFC 6455 §4.2.2 and §10.2: a server that checks Origin answers an unwanted one with 403.
-    const rejection = new HandshakeError(403, 'Forbidden: this Origin may not open a WebSocket here');
-    return { rejection, error: rejection };
-  }
-  const verify = prepared.verify;
-  if (verify === undefined) return undefined;
-  const outcome = await settleWithin(verify, request, stream, prepared.handshakeTimeout);
-  if (outcome.kind === 'closed') throw new Error('The client reset the stream during verifyRequest');
-  if (outcome.kind === 'threw') {
-    return {
-      rejection: new HandshakeError(500, 'Internal Server Error'),
-      error: new VerifyHookError(outcome.error),
-    };
-  }
-  if (outcome.kind === 'timed out') {
-    return {
-      rejection: new HandshakeError(503, 'Service Unavailable'),
-      error: new VerifyHookError(
-        new Error(`verifyRequest did not settle within ${prepared.handshakeTimeout} ms`),
-      ),
-    };
-  }
-  const verdict = outcome.verdict;
-  if (verdict === true) return undefined;
-  if (verdict === false || typeof verdict !== 'object' || verdict === null) {
-    const rejection = new HandshakeError(403, 'Forbidden');
-    return { rejection, error: rejection };
-  }
-  const status = verdict.status;
-  if (!Number.isInteger(status) || status < 400 || status > 599) {
-    return {
-      rejection: new HandshakeError(500, 'Internal Server Error'),
-      error: new VerifyHookError(
-        new Error(`verifyRequest refused with status ${status}, not one in 400-599`),
-      ),
-    };
-  }
-  const rejection = new HandshakeError(
-    status,
-    verdict.reason ?? STATUS_CODES[status] ?? '',
-    verdict.headers ?? {},
-  );
-  return { rejection: safeRejection(rejection), error: rejection };
-}
-
-type HookOutcome =
-  | { kind: 'verdict'; verdict: VerifyResult }
-  | { kind: 'threw'; error: unknown }
-  | { kind: 'timed out' }
-  | { kind: 'closed' };
-
-/** Runs the hook; settles with its verdict, its error, a timeout, or the stream closing, whichever is first. */
-function settleWithin(
-  verify: NonNullable<AcceptOptions['verifyRequest']>,
-  request: Http2WebSocketRequest,
-  stream: ServerHttp2Stream,
-  timeout: number,
-): Promise<HookOutcome> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (outcome: HookOutcome): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      stream.off('close', onClose);
-      resolve(outcome);
-    };
-    const onClose = (): void => finish({ kind: 'closed' });
-    stream.once('close', onClose);
-    if (timeout > 0) {
-      timer = setTimeout(() => finish({ kind: 'timed out' }), timeout);
-      timer.unref();
-    }
-    let result: VerifyResult | Promise<VerifyResult>;
-    try {
-      result = verify(request);
-    } catch (error) {
-      finish({ kind: 'threw', error });
-      return;
-    }
-    Promise.resolve(result).then(
-      (verdict) => finish({ kind: 'verdict', verdict }),
-      (error: unknown) => finish({ kind: 'threw', error }),
-    );
-  });
 }
 
 /** A rejection whose headers cannot go out over HTTP/2 is sent plainly rather than not at all. */
@@ -509,48 +394,4 @@ function pathOf(target: string | string[] | undefined): string {
 
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
-}
-
-/** AcceptOptions checked and converted once, as `acceptUpgrade` does. */
-interface PreparedOptions {
-  driverOptions: DriverOptions;
-  linkOptions: SocketLinkOptions;
-  handshakeTimeout: number;
-  headers: [string, string][];
-  isOriginAllowed: ((origin: string | string[] | undefined) => boolean) | undefined;
-  verify: AcceptOptions['verifyRequest'];
-}
-
-/** Throws TypeError or RangeError for a bad option, before the stream is answered. */
-function prepareOptions(options: Http2AcceptOptions): PreparedOptions {
-  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  if (typeof handshakeTimeout !== 'number' || !Number.isFinite(handshakeTimeout) || handshakeTimeout < 0) {
-    throw new RangeError(`handshakeTimeout is a number of milliseconds >= 0, not ${handshakeTimeout}`);
-  }
-  const heartbeat = options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat;
-  const headers = Object.entries(options.headers ?? {});
-  for (const [name, value] of headers) assertSafeHeader(name, value);
-  if (options.verifyRequest !== undefined && typeof options.verifyRequest !== 'function') {
-    throw new TypeError(
-      'verifyRequest is a function (request) => boolean | VerifyRejection | Promise of one',
-    );
-  }
-  return {
-    driverOptions: {
-      ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
-      ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
-      ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
-      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
-    },
-    linkOptions: {
-      // The link is made as the 200 goes out: the handshake is over, and admission had its own bound.
-      handshakeTimeout: 0,
-      ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
-      heartbeat: heartbeat === false ? false : validateHeartbeat(heartbeat),
-    },
-    handshakeTimeout,
-    headers,
-    isOriginAllowed: options.origins === undefined ? undefined : originChecker(options.origins),
-    verify: options.verifyRequest,
-  };
 }

@@ -8,24 +8,17 @@ import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { DriverOptions } from '../driver/driver.js';
 import { http as httpDriver, server as rawDriver } from '../driver/index.js';
 import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
-import { assertSafeHeader, buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
+import { buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
 import { WebSocket } from '../websocket.js';
-import { DEFAULT_HEARTBEAT, type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
+import { admit, needsAdmission, type PreparedOptions, prepareOptions, VerifyHookError } from './admission.js';
+import type { HeartbeatOptions } from './heartbeat.js';
 import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from './http2-server.js';
-import { originChecker } from './origins.js';
 import { shutdown } from './shutdown.js';
-import {
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  linkSocket,
-  type SocketLink,
-  type SocketLinkOptions,
-} from './socket-link.js';
+import { DEFAULT_CLOSE_TIMEOUT, linkSocket, type SocketLink } from './socket-link.js';
 
 /** The request a `verifyRequest` hook sees: node:http's IncomingMessage, or for `acceptSocket` its parsed head. */
 export interface UpgradeRequestInfo {
@@ -146,17 +139,6 @@ export interface WebSocketServerEvents {
 /** Node's own default for maxHeaderSize, and hybi's for request heads on raw sockets. */
 const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
 
-/** AcceptOptions checked and turned into what the driver, the link and the admission step need. */
-interface PreparedOptions {
-  readonly driverOptions: DriverOptions;
-  readonly linkOptions: SocketLinkOptions;
-  readonly handshakeTimeout: number;
-  readonly headers: readonly (readonly [string, string])[];
-  readonly isOriginAllowed: ((origin: string | string[] | undefined) => boolean) | undefined;
-  readonly verify: AcceptOptions['verifyRequest'];
-  readonly maxHeadSize: number | undefined;
-}
-
 /**
  * Completes the handshake of an upgrade request node:http parsed ('upgrade' event) and resolves with the
  * open WebSocket. A request that is not a valid WebSocket handshake is answered with its HTTP error (400,
@@ -233,7 +215,8 @@ export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promi
       }
       // The head is parsed; frames behind it wait in the driver. Stop reading until admission decides.
       driver.messages.pause();
-      admit(prepared, rawRequestInfo(driver, socket), socket, 0).then(
+      // The link's handshake timer bounds the hook here, with the rest of the handshake.
+      admitOnSocket(prepared, rawRequestInfo(driver, socket), socket, 0).then(
         () => {
           driver.messages.resume();
           if (driver.readyState !== 0) return; // closed meanwhile: onClose rejected
@@ -456,7 +439,7 @@ async function acceptPreparedUpgrade(
   if (needsAdmission(prepared) && validateClientRequest(upgradeRequest).ok) {
     const release = guardWhileWaiting(socket);
     try {
-      await admit(prepared, request, socket, prepared.handshakeTimeout);
+      await admitOnSocket(prepared, request, socket, prepared.handshakeTimeout);
     } finally {
       release();
     }
@@ -474,40 +457,6 @@ async function acceptPreparedUpgrade(
   // node:http read the whole head and admission is over: the 101 goes out in openServerSocket.
   const link = linkSocket(driver, socket, { ...prepared.linkOptions, handshakeTimeout: 0, head });
   return openServerSocket(driver, link);
-}
-
-/** Checks and converts AcceptOptions once; throws TypeError or RangeError for a bad one. */
-function prepareOptions(options: AcceptOptions): PreparedOptions {
-  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  if (typeof handshakeTimeout !== 'number' || !Number.isFinite(handshakeTimeout) || handshakeTimeout < 0) {
-    throw new RangeError(`handshakeTimeout is a number of milliseconds >= 0, not ${handshakeTimeout}`);
-  }
-  const heartbeat = options.heartbeat === undefined ? DEFAULT_HEARTBEAT : options.heartbeat;
-  const headers = Object.entries(options.headers ?? {});
-  // RFC 7230 §3.2.4: no CR or LF in a field value, so no application value can split the response.
-  for (const [name, value] of headers) assertSafeHeader(name, value);
-  if (options.verifyRequest !== undefined && typeof options.verifyRequest !== 'function') {
-    throw new TypeError(
-      'verifyRequest is a function (request) => boolean | VerifyRejection | Promise of one',
-    );
-  }
-  return {
-    driverOptions: {
-      ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
-      ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
-      ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
-      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
-    },
-    linkOptions: {
-      ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
-      heartbeat: heartbeat === false ? false : validateHeartbeat(heartbeat),
-    },
-    handshakeTimeout,
-    headers,
-    isOriginAllowed: options.origins === undefined ? undefined : originChecker(options.origins),
-    verify: options.verifyRequest,
-    maxHeadSize: options.maxHeadSize,
-  };
 }
 
 /**
@@ -535,19 +484,6 @@ function httpServerOptions(handshakeTimeout: number, maxHeadSize: number | undef
   };
 }
 
-/** A verifyRequest hook failed (threw, hung, or returned unusable headers): the server's owner gets the error. */
-class VerifyHookError extends Error {
-  override readonly name = 'VerifyHookError';
-  /** What went wrong, as an Error. */
-  readonly hookError: Error;
-
-  constructor(thrown: unknown) {
-    const hookError = thrown instanceof Error ? thrown : new Error(String(thrown));
-    super(`verifyRequest failed: ${hookError.message}`, { cause: hookError });
-    this.hookError = hookError;
-  }
-}
-
 /** Wraps a freshly linked server driver in a WebSocket, then starts it: throws if the handshake fails. */
 function openServerSocket(driver: ServerDriver, link: SocketLink): WebSocket {
   let failure: Error | undefined;
@@ -569,113 +505,25 @@ function openServerSocket(driver: ServerDriver, link: SocketLink): WebSocket {
   return webSocket;
 }
 
-function needsAdmission(prepared: PreparedOptions): boolean {
-  return prepared.isOriginAllowed !== undefined || prepared.verify !== undefined;
-}
-
 /**
- * The server's decision on a valid request: the Origin allow-list, then the application's hook. Refuses
- * on the socket and throws (the HandshakeError, or a VerifyHookError for the owner) unless accepted.
- * `verifyTimeout` bounds the hook (0: the caller bounds it); a socket that closes ends the wait too.
+ * Admission (origins, verifyRequest) for a request on an HTTP/1.1 connection: a refusal is written as raw
+ * HTTP/1.1 bytes. `verifyTimeout` bounds the hook (0: the caller bounds it).
  */
-async function admit(
+function admitOnSocket(
   prepared: PreparedOptions,
   request: UpgradeRequestInfo,
   socket: Duplex,
   verifyTimeout: number,
 ): Promise<void> {
-  const isOriginAllowed = prepared.isOriginAllowed;
-  if (isOriginAllowed !== undefined && !isOriginAllowed(request.headers.origin)) {
-    // RFC 6455 §4.2.2 and §10.2: a server that checks Origin answers an unwanted one with 403.
-    const refusal = new HandshakeError(403, 'Forbidden: this Origin may not open a WebSocket here');
-    refuse(socket, refusal);
-    throw refusal;
-  }
-  const verify = prepared.verify;
-  if (verify === undefined) return;
-  const outcome = await settleWithin(verify, request, socket, verifyTimeout);
-  if (outcome.kind === 'closed') throw new Error('The connection closed while verifyRequest ran');
-  if (outcome.kind === 'threw') {
-    refuse(socket, new HandshakeError(500, 'Internal Server Error'));
-    throw new VerifyHookError(outcome.error);
-  }
-  if (outcome.kind === 'timed out') {
-    refuse(socket, new HandshakeError(503, 'Service Unavailable'));
-    throw new VerifyHookError(new Error(`verifyRequest did not settle within ${verifyTimeout} ms`));
-  }
-  const verdict = outcome.verdict;
-  if (verdict === true) return;
-  if (verdict === false || typeof verdict !== 'object' || verdict === null) {
-    const refusal = new HandshakeError(403, 'Forbidden');
-    refuse(socket, refusal);
-    throw refusal;
-  }
-  const { refusal, mistake } = rejectionOf(verdict);
-  refuse(socket, refusal);
-  throw mistake === undefined ? refusal : new VerifyHookError(mistake);
-}
-
-type HookOutcome =
-  | { kind: 'verdict'; verdict: VerifyResult }
-  | { kind: 'threw'; error: unknown }
-  | { kind: 'timed out' }
-  | { kind: 'closed' };
-
-/** Runs the hook; settles with its verdict, its error, a timeout, or the socket closing, whichever is first. */
-function settleWithin(
-  verify: NonNullable<AcceptOptions['verifyRequest']>,
-  request: UpgradeRequestInfo,
-  socket: Duplex,
-  timeout: number,
-): Promise<HookOutcome> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (outcome: HookOutcome): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      socket.off('close', onClose);
-      resolve(outcome);
-    };
-    const onClose = (): void => finish({ kind: 'closed' });
-    socket.once('close', onClose);
-    if (timeout > 0) {
-      timer = setTimeout(() => finish({ kind: 'timed out' }), timeout);
-      timer.unref();
-    }
-    let pending: VerifyResult | Promise<VerifyResult>;
-    try {
-      pending = verify(request);
-    } catch (error) {
-      finish({ kind: 'threw', error });
-      return;
-    }
-    Promise.resolve(pending).then(
-      (verdict) => finish({ kind: 'verdict', verdict }),
-      (error: unknown) => finish({ kind: 'threw', error }),
-    );
+  return admit(prepared, {
+    request,
+    closable: socket,
+    verifyTimeout,
+    closedMessage: 'The connection closed while verifyRequest ran',
+    refuse: (error) => refuse(socket, error),
+    // A VerifyRejection whose headers cannot go into an HTTP/1.1 response is reported as a mistake.
+    checkRejection: buildRejectionResponse,
   });
-}
-
-/** The refusal a VerifyRejection asks for, or, when it cannot be written as asked, a plain one and why. */
-function rejectionOf(verdict: VerifyRejection): { refusal: HandshakeError; mistake?: Error } {
-  const status = verdict.status;
-  if (!Number.isInteger(status) || status < 400 || status > 599) {
-    return {
-      refusal: new HandshakeError(500, 'Internal Server Error'),
-      mistake: new RangeError(`verifyRequest refused with status ${status}; a refusal is 400-599`),
-    };
-  }
-  const reason = verdict.reason ?? http.STATUS_CODES[status] ?? '';
-  const refusal = new HandshakeError(status, reason, verdict.headers ?? {});
-  try {
-    // The same checks as the real write: a header that could split the response never reaches the wire.
-    buildRejectionResponse(refusal);
-  } catch (error) {
-    return {
-      refusal: new HandshakeError(status, reason),
-      mistake: error instanceof Error ? error : new TypeError(String(error)),
-    };
-  }
-  return { refusal };
 }
 
 /** Answers with an HTTP error and closes the connection once the answer is out. */

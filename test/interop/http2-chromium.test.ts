@@ -2,21 +2,19 @@
 // from a hybi TLS server and opens a wss:// WebSocket, which arrives as an extended CONNECT stream (RFC 8441).
 // Skipped, with the reason printed, when Chromium or openssl is not installed.
 
-import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, type WebSocketCloseEvent, WebSocketServer } from '../../src/index.js';
+import { createSelfSignedCertificate } from '../support/certificates.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 if (!hasChromium) console.warn(`http2-chromium.test.ts skipped: ${CHROMIUM} is not installed`);
-if (!hasOpenssl) console.warn('http2-chromium.test.ts skipped: openssl is not on PATH (for the certificate)');
+// Made only when the browser is there to use it.
+const certificate = hasChromium ? createSelfSignedCertificate('http2-chromium.test.ts') : undefined;
 
 // Chromium's default since version 71 ("Intent to ship: WebSockets over HTTP/2", blink-dev, 2018): a wss://
 // WebSocket goes over an HTTP/2 connection to its origin that is already open and whose SETTINGS carried
@@ -45,107 +43,93 @@ window.runExchange = () => new Promise((resolve) => {
 });
 </script>`;
 
-describe.skipIf(!hasChromium || !hasOpenssl)('Chromium (headless) against a hybi HTTP/2 TLS server', () => {
-  let directory = '';
-  let server: http2.Http2SecureServer;
-  let wss: WebSocketServer;
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const arrivals: { httpProtocol: string; pageProtocol: string; closed: Promise<WebSocketCloseEvent> }[] = [];
-  const pageProtocols: string[] = [];
-  let origin = '';
+describe.skipIf(!hasChromium || certificate === undefined)(
+  'Chromium (headless) against a hybi HTTP/2 TLS server',
+  () => {
+    let server: http2.Http2SecureServer;
+    let wss: WebSocketServer;
+    const sessions = new Set<http2.ServerHttp2Session>();
+    const arrivals: { httpProtocol: string; pageProtocol: string; closed: Promise<WebSocketCloseEvent> }[] =
+      [];
+    const pageProtocols: string[] = [];
+    let origin = '';
 
-  beforeAll(async () => {
-    directory = mkdtempSync(path.join(tmpdir(), 'hybi-h2-chromium-'));
-    const keyPath = path.join(directory, 'key.pem');
-    const certPath = path.join(directory, 'cert.pem');
-    const result = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-days',
-        '1',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
-    server = http2.createSecureServer({
-      key: readFileSync(keyPath),
-      cert: readFileSync(certPath),
-      allowHTTP1: true,
-    });
-    server.on('session', (session) => {
-      sessions.add(session);
-      session.once('close', () => sessions.delete(session));
-    });
-    // Attached before listen: the extended CONNECT setting goes to sessions that start afterwards.
-    wss = new WebSocketServer({ server, path: '/ws' });
-    wss.on('connection', (socket: WebSocket) => {
-      const closed = once(socket, 'close').then(([event]) => event as WebSocketCloseEvent);
-      arrivals.push({ httpProtocol: socket.httpProtocol, pageProtocol: pageProtocols.at(-1) ?? '', closed });
-      socket.addEventListener('message', (event) => socket.send(event.data as Buffer | string));
-    });
-    server.on('request', (request, response) => {
-      if (request.method === 'CONNECT') return;
-      // The page only: Chromium asks for /favicon.ico too.
-      if (request.url === '/') pageProtocols.push(request.httpVersion === '2.0' ? 'h2' : 'http/1.1');
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      response.end(PAGE);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    origin = `https://localhost:${(server.address() as AddressInfo).port}`;
-  });
-
-  afterAll(async () => {
-    await wss?.close();
-    for (const session of sessions) session.destroy();
-    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
-    if (directory !== '') rmSync(directory, { recursive: true, force: true });
-  });
-
-  it('opens its wss:// WebSocket as an extended CONNECT stream on the h2 connection of the page', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      const page = await context.newPage();
-      await page.goto(`${origin}/`);
-      const result = (await page.evaluate(() =>
-        (globalThis as unknown as { runExchange(): Promise<unknown> }).runExchange(),
-      )) as { received: unknown[]; code: number; reason: string; wasClean: boolean };
-      expect(pageProtocols).toEqual(['h2']);
-      expect(arrivals.map(({ httpProtocol, pageProtocol }) => ({ httpProtocol, pageProtocol }))).toEqual([
-        { httpProtocol: 'h2', pageProtocol: 'h2' },
-      ]);
-      // The browser sees the code hybi echoed (RFC 6455 §5.5.1); the reason it gave reached the server.
-      expect(result).toMatchObject({
-        received: [`hello over ${'h2 '.repeat(100)}`, 70000],
-        code: 4002,
-        wasClean: true,
+    beforeAll(async () => {
+      server = http2.createSecureServer({
+        key: certificate?.key,
+        cert: certificate?.cert,
+        allowHTTP1: true,
       });
-      const serverClose = await arrivals[0]!.closed;
-      expect({ code: serverClose.code, reason: serverClose.reason, wasClean: serverClose.wasClean }).toEqual({
-        code: 4002,
-        reason: 'browser done',
-        wasClean: true,
+      server.on('session', (session) => {
+        sessions.add(session);
+        session.once('close', () => sessions.delete(session));
       });
-      // One TLS connection carried the page and the WebSocket.
-      expect(sessions.size).toBe(1);
-      await context.close();
-    } finally {
-      await browser.close();
-    }
-  });
-});
+      // Attached before listen: the extended CONNECT setting goes to sessions that start afterwards.
+      wss = new WebSocketServer({ server, path: '/ws' });
+      wss.on('connection', (socket: WebSocket) => {
+        const closed = once(socket, 'close').then(([event]) => event as WebSocketCloseEvent);
+        arrivals.push({
+          httpProtocol: socket.httpProtocol,
+          pageProtocol: pageProtocols.at(-1) ?? '',
+          closed,
+        });
+        socket.addEventListener('message', (event) => socket.send(event.data as Buffer | string));
+      });
+      server.on('request', (request, response) => {
+        if (request.method === 'CONNECT') return;
+        // The page only: Chromium asks for /favicon.ico too.
+        if (request.url === '/') pageProtocols.push(request.httpVersion === '2.0' ? 'h2' : 'http/1.1');
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        response.end(PAGE);
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      origin = `https://localhost:${(server.address() as AddressInfo).port}`;
+    });
+
+    afterAll(async () => {
+      await wss?.close();
+      for (const session of sessions) session.destroy();
+      if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+      certificate?.cleanup();
+    });
+
+    it('opens its wss:// WebSocket as an extended CONNECT stream on the h2 connection of the page', async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      try {
+        const context = await browser.newContext({ ignoreHTTPSErrors: true });
+        const page = await context.newPage();
+        await page.goto(`${origin}/`);
+        const result = (await page.evaluate(() =>
+          (globalThis as unknown as { runExchange(): Promise<unknown> }).runExchange(),
+        )) as { received: unknown[]; code: number; reason: string; wasClean: boolean };
+        expect(pageProtocols).toEqual(['h2']);
+        expect(arrivals.map(({ httpProtocol, pageProtocol }) => ({ httpProtocol, pageProtocol }))).toEqual([
+          { httpProtocol: 'h2', pageProtocol: 'h2' },
+        ]);
+        // The browser sees the code hybi echoed (RFC 6455 §5.5.1); the reason it gave reached the server.
+        expect(result).toMatchObject({
+          received: [`hello over ${'h2 '.repeat(100)}`, 70000],
+          code: 4002,
+          wasClean: true,
+        });
+        const serverClose = await arrivals[0]!.closed;
+        expect({
+          code: serverClose.code,
+          reason: serverClose.reason,
+          wasClean: serverClose.wasClean,
+        }).toEqual({
+          code: 4002,
+          reason: 'browser done',
+          wasClean: true,
+        });
+        // One TLS connection carried the page and the WebSocket.
+        expect(sessions.size).toBe(1);
+        await context.close();
+      } finally {
+        await browser.close();
+      }
+    });
+  },
+);

@@ -2,18 +2,14 @@
 // hybi's server, many WebSockets on one session, resets and sessions going away, flow control, the server's
 // answers to bad requests (seen by a raw node:http2 client), and the client's fallback to HTTP/1.1.
 
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   connect,
   HandshakeError,
@@ -34,46 +30,13 @@ import {
   type Http2WebSocketRequest,
   httpProtocolOf,
 } from '../../src/node/http2-server.js';
+import { createSelfSignedCertificate } from '../support/certificates.js';
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-if (!hasOpenssl) console.log('http2.test.ts: h2 (TLS) cases skipped, openssl is not on PATH');
+const selfSigned = createSelfSignedCertificate('http2.test.ts: the h2 (TLS) cases');
+const hasOpenssl = selfSigned !== undefined;
+const certificate = { key: selfSigned?.key ?? Buffer.alloc(0), cert: selfSigned?.cert ?? Buffer.alloc(0) };
 
-let certificate = { key: Buffer.alloc(0), cert: Buffer.alloc(0) };
-let directory = '';
-
-beforeAll(() => {
-  if (!hasOpenssl) return;
-  directory = mkdtempSync(path.join(tmpdir(), 'hybi-h2-'));
-  const keyPath = path.join(directory, 'key.pem');
-  const certPath = path.join(directory, 'cert.pem');
-  const result = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
-  certificate = { key: readFileSync(keyPath), cert: readFileSync(certPath) };
-});
-
-afterAll(() => {
-  if (directory !== '') rmSync(directory, { recursive: true, force: true });
-});
+afterAll(() => selfSigned?.cleanup());
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {

@@ -1,56 +1,19 @@
 // wss:// both ways with a self-signed certificate made for the test: hybi's client against a ws server on
 // https, ws's client against hybi's WebSocketServer on https, certificate checks, and wss through a proxy.
 
-import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
 import { connect, type WebSocket, type WebSocketCloseEvent, WebSocketServer } from '../../src/index.js';
+import { createSelfSignedCertificate } from '../support/certificates.js';
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-if (!hasOpenssl) console.log('tls.test.ts: skipped, openssl is not on PATH to make a test certificate');
+const selfSigned = createSelfSignedCertificate('tls.test.ts');
+const hasOpenssl = selfSigned !== undefined;
+const certificate = { key: selfSigned?.key ?? Buffer.alloc(0), cert: selfSigned?.cert ?? Buffer.alloc(0) };
 
-let certificate = { key: Buffer.alloc(0), cert: Buffer.alloc(0) };
-let directory = '';
-
-beforeAll(() => {
-  if (!hasOpenssl) return;
-  directory = mkdtempSync(path.join(tmpdir(), 'hybi-tls-'));
-  const keyPath = path.join(directory, 'key.pem');
-  const certPath = path.join(directory, 'cert.pem');
-  const result = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
-  certificate = { key: readFileSync(keyPath), cert: readFileSync(certPath) };
-});
-
-afterAll(() => {
-  if (directory !== '') rmSync(directory, { recursive: true, force: true });
-});
+afterAll(() => selfSigned?.cleanup());
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
