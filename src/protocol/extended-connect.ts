@@ -3,7 +3,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import { HandshakeError } from './errors.js';
-import { assertSafeHeader, parseTokenList } from './handshake.js';
+import { assertSafeHeader, parseOfferedSubprotocols } from './handshake.js';
 import { isToken } from './http-head.js';
 
 /** RFC 8441 §5: the value of `:protocol` that asks for a WebSocket. */
@@ -176,26 +176,9 @@ function checkExtendedConnect(headers: Http2HeaderMap): ExtendedConnectCheck {
   };
 }
 
-/** RFC 6455 §4.1, item 10: subprotocols are tokens, each offered once; names compare case-sensitively. */
+/** RFC 6455 §4.1, item 10, as over HTTP/1.1 (RFC 8441 §5 keeps the header's meaning). */
 function parseOfferedProtocols(value: string | string[] | number | undefined): string[] {
-  const protocols = parseTokenList(joinedHeader(value));
-  const seen = new Set<string>();
-  for (const protocol of protocols) {
-    if (!isToken(protocol)) {
-      throw new HandshakeError(
-        400,
-        `sec-websocket-protocol offers ${JSON.stringify(protocol)}, which is not a token`,
-      );
-    }
-    if (seen.has(protocol)) {
-      throw new HandshakeError(
-        400,
-        `sec-websocket-protocol offers ${JSON.stringify(protocol)} more than once`,
-      );
-    }
-    seen.add(protocol);
-  }
-  return protocols;
+  return parseOfferedSubprotocols(joinedHeader(value));
 }
 
 /** Options for {@link buildExtendedConnectResponse}. */

@@ -151,7 +151,7 @@ function checkClientRequest(request: UpgradeRequest): ClientRequestCheck {
   if (!isWebSocketKey(key)) {
     throw new HandshakeError(400, `Sec-WebSocket-Key ${JSON.stringify(key)} is not base64 of 16 bytes`);
   }
-  const offeredProtocols = parseOfferedProtocols(headers['sec-websocket-protocol']);
+  const offeredProtocols = parseOfferedSubprotocols(headers['sec-websocket-protocol']);
   // RFC 6454 §7: Origin is one serialized origin, which never contains a comma.
   const origin = singleHeader(headers, 'origin', 'Origin');
   return {
@@ -167,7 +167,7 @@ function checkClientRequest(request: UpgradeRequest): ClientRequestCheck {
  * RFC 6455 §4.1, item 10: subprotocols are tokens, each offered once. Empty elements are dropped as
  * RFC 9110 §5.6.1 allows; names compare case-sensitively.
  */
-function parseOfferedProtocols(value: string | string[] | undefined): string[] {
+export function parseOfferedSubprotocols(value: string | string[] | undefined): string[] {
   const protocols = parseTokenList(value);
   const seen = new Set<string>();
   for (const protocol of protocols) {

@@ -88,8 +88,8 @@ describe('validateExtendedConnect', () => {
     ['host', 'other.example.com', 'The Host header "other.example.com" differs from :authority'],
     ['connection', 'Upgrade', 'The connection header is not allowed over HTTP/2 (RFC 9113 §8.2.2)'],
     ['upgrade', 'websocket', 'The upgrade header is not allowed over HTTP/2 (RFC 9113 §8.2.2)'],
-    ['sec-websocket-protocol', 'chat, chat', 'sec-websocket-protocol offers "chat" more than once'],
-    ['sec-websocket-protocol', 'a b', 'sec-websocket-protocol offers "a b", which is not a token'],
+    ['sec-websocket-protocol', 'chat, chat', 'Sec-WebSocket-Protocol offers "chat" more than once'],
+    ['sec-websocket-protocol', 'a b', 'Sec-WebSocket-Protocol offers "a b", which is not a token'],
     [
       'origin',
       'https://a.example, https://b.example',
