@@ -2,7 +2,7 @@
 // permessage-deflate, and against ws and websocket-driver as references; one report; exit 1 when a hybi
 // case FAILED.
 //
-//   npm run conformance [-- --limits full] [--cases 1.*,6.*] [--report dir] [--no-reference] [--pace ms]
+//   npm run conformance [-- --full | --limits full] [--cases 1.*,6.*] [--report dir] [--no-reference] [--pace ms]
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,8 @@ import { runWsClient, startWsEchoServer } from './ws-peers.js';
 const { values } = parseArgs({
   options: {
     limits: { type: 'string', default: 'quick' },
+    /** Shorthand for `--limits full`: Autobahn's exact 9.x/12.x/13.x sizes (about an hour). */
+    full: { type: 'boolean', default: false },
     cases: { type: 'string' },
     report: { type: 'string', default: 'reports/conformance' },
     pace: { type: 'string' },
@@ -27,6 +29,7 @@ const { values } = parseArgs({
   },
 });
 
+if (values.full) values.limits = 'full';
 if (values.limits !== 'full' && values.limits !== 'quick') {
   process.stderr.write(`--limits is full or quick, not ${values.limits}\n`);
   process.exit(2);
