@@ -64,6 +64,8 @@ export class ServerDriver extends Driver {
   private request: ServerRequest | undefined;
   private readonly headParser: HttpHeadParser<'request'> | undefined;
   private isStartRequested = false;
+  /** The request head is known (given by node:http, or parsed here); later bytes are frames. */
+  private hasRequestHead = false;
 
   constructor(request: ServerRequest | undefined, options: DriverOptions = {}) {
     super('server', request === undefined ? '' : urlOf(request), options);
@@ -86,6 +88,9 @@ export class ServerDriver extends Driver {
       this.isStartRequested = true;
       return true;
     }
+    // The request is needed only for the handshake: an upgrade request (node's IncomingMessage, a
+    // stream) weighs more than the rest of an idle connection; `headers`, `method` and `url` stay.
+    this.request = undefined;
     const check = validateClientRequest(request);
     if (!check.ok) return this.reject(check.error);
     const protocol = selectSubprotocol(check.offeredProtocols, protocolList(this.options.protocols));
@@ -107,7 +112,7 @@ export class ServerDriver extends Driver {
 
   protected receiveHandshakeBytes(chunk: Buffer): void {
     const parser = this.headParser;
-    if (parser === undefined || this.request !== undefined) {
+    if (parser === undefined || this.hasRequestHead) {
       // http() mode, or raw mode waiting for start(): frames the client sent eagerly wait for open().
       this.holdInput(chunk);
       return;
@@ -133,6 +138,7 @@ export class ServerDriver extends Driver {
 
   private adoptRequest(request: ServerRequest): void {
     this.request = request;
+    this.hasRequestHead = true;
     this.method = request.method ?? '';
     this.headers = request.headers;
   }
