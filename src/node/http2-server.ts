@@ -22,6 +22,7 @@ import { CloseCode } from '../protocol/opcodes.js';
 import { type HttpProtocol, WebSocket } from '../websocket.js';
 import { admit, prepareOptions, VerifyHookError } from './admission.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
+import { openServerSocket } from './open-server-socket.js';
 import type { AcceptOptions, UpgradeRequestInfo, WebSocketServer } from './server.js';
 
 export type { HttpProtocol } from '../websocket.js';
@@ -121,7 +122,7 @@ export async function acceptHttp2Stream(
     // The link is made as the 200 goes out: the handshake is over, and admission had its own bound.
     const link = new Http2StreamLink(driver, stream, { ...prepared.linkOptions, handshakeTimeout: 0 });
     isLinked = true;
-    return openServerSocket(driver, link);
+    return openHttp2Socket(driver, link);
   } finally {
     if (isLinked) stream.off('error', ignore);
   }
@@ -301,24 +302,9 @@ export function attachHttp2(
 /** The link of every WebSocket this module opened, so that `close()` can close them with 1001. */
 const linksOf = new WeakMap<WebSocket, Http2StreamLink>();
 
-/** Wraps a linked driver in a WebSocket, then starts it: throws if the handshake fails. */
-function openServerSocket(driver: Http2ServerDriver, link: Http2StreamLink): WebSocket {
-  let failure: Error | undefined;
-  let hasOpened = false;
-  const onError = (error: Error): void => {
-    failure ??= error;
-  };
-  const onOpen = (): void => {
-    hasOpened = true;
-  };
-  driver.on('error', onError);
-  driver.once('open', onOpen);
-  // Listening before start(): DATA the client sent with its HEADERS is parsed during start().
-  const socket = new WebSocket(link);
-  driver.start();
-  driver.off('error', onError);
-  driver.off('open', onOpen);
-  if (!hasOpened) throw failure ?? new HandshakeError(400, 'The WebSocket handshake failed');
+/** Opens the WebSocket and remembers its link, so that `close()` can close it with 1001. */
+function openHttp2Socket(driver: Http2ServerDriver, link: Http2StreamLink): WebSocket {
+  const socket = openServerSocket(driver, link);
   linksOf.set(socket, link);
   return socket;
 }

@@ -13,12 +13,13 @@ import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
-import { WebSocket } from '../websocket.js';
+import type { WebSocket } from '../websocket.js';
 import { admit, needsAdmission, type PreparedOptions, prepareOptions, VerifyHookError } from './admission.js';
 import type { HeartbeatOptions } from './heartbeat.js';
 import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from './http2-server.js';
+import { openServerSocket } from './open-server-socket.js';
 import { shutdown } from './shutdown.js';
-import { DEFAULT_CLOSE_TIMEOUT, linkSocket, type SocketLink } from './socket-link.js';
+import { DEFAULT_CLOSE_TIMEOUT, linkSocket } from './socket-link.js';
 
 /** The request a `verifyRequest` hook sees: node:http's IncomingMessage, or for `acceptSocket` its parsed head. */
 export interface UpgradeRequestInfo {
@@ -482,27 +483,6 @@ function httpServerOptions(handshakeTimeout: number, maxHeadSize: number | undef
     // slow head live three times longer than asked: check four times per timeout, at most every second.
     connectionsCheckingInterval: Math.max(1, Math.min(1000, Math.floor(handshakeTimeout / 4))),
   };
-}
-
-/** Wraps a freshly linked server driver in a WebSocket, then starts it: throws if the handshake fails. */
-function openServerSocket(driver: ServerDriver, link: SocketLink): WebSocket {
-  let failure: Error | undefined;
-  let hasOpened = false;
-  const onError = (error: Error): void => {
-    failure ??= error;
-  };
-  const onOpen = (): void => {
-    hasOpened = true;
-  };
-  driver.on('error', onError);
-  driver.once('open', onOpen);
-  // Listening before start(): frames the client sent with its request are parsed during start().
-  const webSocket = new WebSocket(link);
-  driver.start();
-  driver.off('error', onError);
-  driver.off('open', onOpen);
-  if (!hasOpened) throw failure ?? new HandshakeError(400, 'The WebSocket handshake failed');
-  return webSocket;
 }
 
 /**
