@@ -145,8 +145,11 @@ export class Connection implements MessageHandler {
   nextEvent(): ConnectionEvent | undefined {
     const events = this.events;
     if (this.eventIndex < events.length) return events[this.eventIndex++];
-    events.length = 0;
-    this.eventIndex = 0;
+    // Resetting an array's length is a builtin call even when it is already empty: skip that case.
+    if (events.length !== 0) {
+      events.length = 0;
+      this.eventIndex = 0;
+    }
     if (!this.parser.hasInput || this.stateValue === 'closed') return undefined;
     try {
       this.parser.parse();

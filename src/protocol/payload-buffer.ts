@@ -35,16 +35,18 @@ export class PayloadBuffer {
   /** The whole payload, and the buffer emptied for the next message. */
   take(): Buffer {
     let result: Buffer;
+    const slices = this.slices;
+    // pop() for the one-slice message, the common case: cheaper than resetting the length.
     if (this.merged !== undefined) {
       result = this.merged.subarray(0, this.mergedLength);
-    } else if (this.slices.length === 0) {
+    } else if (slices.length === 0) {
       result = EMPTY;
-    } else if (this.slices.length === 1) {
-      result = this.slices[0]!;
+    } else if (slices.length === 1) {
+      result = slices.pop()!;
     } else {
-      result = Buffer.concat(this.slices, this.totalLength);
+      result = Buffer.concat(slices, this.totalLength);
+      slices.length = 0;
     }
-    this.slices.length = 0;
     this.merged = undefined;
     this.mergedLength = 0;
     this.totalLength = 0;
