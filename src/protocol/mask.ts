@@ -1,11 +1,27 @@
 // Owns masking (RFC 6455 §5.3): XOR with the masking key in place or while copying, and pooled random keys.
 
 import { randomFillSync } from 'node:crypto';
+import { simdMasker } from './mask-simd.js';
 
 // Below this many bytes the unrolled byte loop beats creating Int32Array views (an allocation each) for
 // the word loop; the crossover measured between 96 and 128 bytes for both applyMask and copyMasked
 // (Node 20, x64, a sweep of 32..512 bytes next to bench/mask.bench.ts).
 const WORD_MINIMUM_LENGTH = 128;
+
+// From this many bytes the WebAssembly SIMD kernel (mask-simd.ts), copies in and out included, beats the
+// word loop. HYBI_NO_SIMD=1 keeps the JavaScript loop for every length (to compare, or to rule it out).
+const SIMD_MINIMUM_LENGTH = 512;
+const simd = process.env.HYBI_NO_SIMD === '1' ? undefined : simdMasker;
+
+/** The masking key rotated to `keyOffset`, as a little-endian 32-bit integer (the SIMD kernel's form). */
+function littleEndianKeyWord(maskingKey: Uint8Array, keyOffset: number): number {
+  return (
+    maskingKey[keyOffset]! |
+    (maskingKey[(keyOffset + 1) & 3]! << 8) |
+    (maskingKey[(keyOffset + 2) & 3]! << 16) |
+    (maskingKey[(keyOffset + 3) & 3]! << 24)
+  );
+}
 
 // The masking key rotated to the current key offset, read back as one 32-bit word in the platform's
 // own byte order: writing bytes and reading the word through views of one buffer makes the word
@@ -108,7 +124,12 @@ export function applyMaskUnchecked(
   end: number,
   keyOffset: number,
 ): number {
-  if (end - start < WORD_MINIMUM_LENGTH) return maskBytes(bytes, maskingKey, start, end, keyOffset);
+  const length = end - start;
+  if (length < WORD_MINIMUM_LENGTH) return maskBytes(bytes, maskingKey, start, end, keyOffset);
+  if (simd !== undefined && length >= SIMD_MINIMUM_LENGTH) {
+    simd.mask(bytes, start, end, bytes, start, littleEndianKeyWord(maskingKey, keyOffset));
+    return (keyOffset + length) & 3;
+  }
 
   // Bytes up to the first 4-byte-aligned address, since an Int32Array view must start aligned.
   const headLength = (4 - ((bytes.byteOffset + start) & 3)) & 3;
@@ -158,6 +179,10 @@ export function copyMasked(
     );
   }
   checkMaskingKey(maskingKey, 'copyMasked');
+  if (simd !== undefined && length >= SIMD_MINIMUM_LENGTH) {
+    simd.mask(source, 0, length, target, targetOffset, littleEndianKeyWord(maskingKey, 0));
+    return;
+  }
   const targetStart = target.byteOffset + targetOffset;
   const key0 = maskingKey[0]!;
   const key1 = maskingKey[1]!;

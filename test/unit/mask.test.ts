@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyMask, copyMasked, MaskKeyPool } from '../../src/protocol/mask.js';
+import { simdMasker } from '../../src/protocol/mask-simd.js';
 
 // Count the calls MaskKeyPool makes while still filling with real random bytes.
 vi.mock('node:crypto', async (importOriginal) => {
@@ -10,8 +11,13 @@ vi.mock('node:crypto', async (importOriginal) => {
 
 const MASKING_KEY = Uint8Array.from([0x37, 0xfa, 0x21, 0x3d]);
 
-/** Lengths that cover the byte loop, both sides of the word-path threshold (128) and long ranges. */
-const LONG_LENGTHS = [120, 127, 128, 129, 130, 131, 132, 133, 140, 257, 1000];
+/**
+ * Lengths that cover the byte loop, both sides of the word-path threshold (128), both sides of the
+ * SIMD threshold (512) with every tail the kernel has (64-byte turns, words, bytes), and long ranges.
+ */
+const LONG_LENGTHS = [
+  120, 127, 128, 129, 130, 131, 132, 133, 140, 257, 511, 512, 513, 514, 515, 575, 576, 577, 591, 1000,
+];
 
 function patterned(length: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -186,6 +192,70 @@ describe('copyMasked', () => {
   it('throws a RangeError when the target has no room', () => {
     expect(() => copyMasked(new Uint8Array(8), new Uint8Array(10), 3, MASKING_KEY)).toThrow(RangeError);
     expect(() => copyMasked(new Uint8Array(8), new Uint8Array(10), -1, MASKING_KEY)).toThrow(RangeError);
+  });
+});
+
+describe('the WebAssembly SIMD kernel', () => {
+  it('is available on this Node (WebAssembly SIMD ships with Node 16.4 and later)', () => {
+    expect(simdMasker).toBeDefined();
+  });
+
+  it('agrees with a byte loop for every length 0..200, key phase and source alignment, in place', () => {
+    const masker = simdMasker!;
+    for (let length = 0; length <= 200; length++) {
+      const contents = patterned(length + 8, length);
+      for (let start = 0; start < 4; start++) {
+        for (let keyOffset = 0; keyOffset < 4; keyOffset++) {
+          const actual = contents.slice();
+          const keyWord =
+            MASKING_KEY[keyOffset]! |
+            (MASKING_KEY[(keyOffset + 1) & 3]! << 8) |
+            (MASKING_KEY[(keyOffset + 2) & 3]! << 16) |
+            (MASKING_KEY[(keyOffset + 3) & 3]! << 24);
+          masker.mask(actual, start, start + length, actual, start, keyWord);
+          const expected = contents.slice();
+          naiveMask(expected, MASKING_KEY, start, start + length, keyOffset);
+          if (Buffer.compare(actual, expected) !== 0) {
+            throw new Error(`mismatch: length ${length} start ${start} key offset ${keyOffset}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('masks across its 64 KiB blocks into another buffer, leaving the bytes around the range alone', () => {
+    for (const length of [65_535, 65_536, 65_537, 2 * 65_536 + 3, 300_001]) {
+      const source = Buffer.from(randomFillSync(new Uint8Array(length + 5)));
+      const snapshot = Buffer.from(source);
+      const target = Buffer.alloc(length + 9, 0xee);
+      simdMasker!.mask(source, 5, length + 5, target, 2, 0x3d21fa37);
+      const expected = Buffer.alloc(length + 9, 0xee);
+      source.copy(expected, 2, 5);
+      naiveMask(expected, MASKING_KEY, 2, length + 2, 0);
+      expect(target.equals(expected)).toBe(true);
+      expect(source.equals(snapshot)).toBe(true);
+    }
+  });
+
+  it('gives applyMask and copyMasked the same bytes as the JavaScript loop does with HYBI_NO_SIMD=1', async () => {
+    vi.stubEnv('HYBI_NO_SIMD', '1');
+    vi.resetModules();
+    const javascriptOnly = await import('../../src/protocol/mask.js');
+    vi.unstubAllEnvs();
+    for (const length of [512, 4096, 65_536 + 13, 1_048_576]) {
+      const contents = Buffer.from(randomFillSync(new Uint8Array(length + 3)));
+      const withSimd = Buffer.from(contents);
+      const withJavaScript = Buffer.from(contents);
+      expect(applyMask(withSimd, MASKING_KEY, 3, length + 3, 1)).toBe(
+        javascriptOnly.applyMask(withJavaScript, MASKING_KEY, 3, length + 3, 1),
+      );
+      expect(withSimd.equals(withJavaScript)).toBe(true);
+      const copiedWithSimd = Buffer.alloc(length + 2);
+      const copiedWithJavaScript = Buffer.alloc(length + 2);
+      copyMasked(contents.subarray(1, length + 1), copiedWithSimd, 2, MASKING_KEY);
+      javascriptOnly.copyMasked(contents.subarray(1, length + 1), copiedWithJavaScript, 2, MASKING_KEY);
+      expect(copiedWithSimd.equals(copiedWithJavaScript)).toBe(true);
+    }
   });
 });
 
