@@ -1,14 +1,23 @@
-// Owns the bytes of a message in assembly: slices kept as they are while few, one growing buffer once many.
+// Owns the bytes of a message in assembly: slices kept as they are while few or large, one growing buffer
+// once many small ones arrive.
 
 const EMPTY = Buffer.alloc(0);
-/** Up to this many slices are kept without copying; beyond, they move into one buffer. */
+/** Up to this many slices are always kept without copying. */
 const MAX_SLICES = 8;
+/**
+ * Beyond MAX_SLICES, slices are still kept while they average at least this many bytes: a large frame
+ * arrives as socket reads of up to 64 KiB, and joining those once at the end copies each byte once, where
+ * the growing buffer copies it about twice and over-allocates up to 2x. Small slices are merged instead,
+ * so that a slice never pins a much larger socket chunk for long, and tiny fragments cost no Buffer each.
+ */
+const LARGE_SLICE_AVERAGE = 16 * 1024;
 const INITIAL_CAPACITY = 16 * 1024;
 
 /**
- * Collects a message's payload slices. A message of one frame is never copied. A message of many small
- * fragments is copied into one buffer that doubles as it fills, so 100,000 one-byte fragments cost
- * about their bytes, not 100,000 Buffer objects, and every byte is copied at most about twice.
+ * Collects a message's payload slices. A message of one frame in one chunk is never copied; one that
+ * arrives in large slices is joined once, at the end. A message of many small fragments is copied into
+ * one buffer that doubles as it fills, so 100,000 one-byte fragments cost about their bytes, not 100,000
+ * Buffer objects, and every byte is copied at most about twice.
  */
 export class PayloadBuffer {
   private readonly slices: Buffer[] = [];
@@ -24,7 +33,8 @@ export class PayloadBuffer {
     this.totalLength += slice.length;
     if (this.merged === undefined) {
       this.slices.push(slice);
-      if (this.slices.length > MAX_SLICES) this.mergeSlices();
+      const count = this.slices.length;
+      if (count > MAX_SLICES && this.totalLength < count * LARGE_SLICE_AVERAGE) this.mergeSlices();
       return;
     }
     this.ensureCapacity(this.mergedLength + slice.length);

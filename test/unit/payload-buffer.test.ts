@@ -48,3 +48,29 @@ describe('fragment limits in the connection', () => {
     expect(events[0]?.type === 'binary' && events[0].data.length).toBe(65_536);
   });
 });
+
+describe('PayloadBuffer with large slices', () => {
+  it('keeps socket-sized slices and joins them once, into a buffer of exactly the message', () => {
+    const buffer = new PayloadBuffer();
+    const slices = Array.from({ length: 17 }, (_, index) => Buffer.alloc(64 * 1024, index));
+    for (const slice of slices) buffer.append(slice);
+    const data = buffer.take();
+    expect(data.equals(Buffer.concat(slices))).toBe(true);
+    // One concatenation of the exact length, not a doubled growing buffer.
+    expect(data.length).toBe(17 * 64 * 1024);
+    expect(data.buffer.byteLength).toBe(17 * 64 * 1024);
+  });
+
+  it('switches to the growing buffer once small slices pull the average below 16 KiB', () => {
+    const buffer = new PayloadBuffer();
+    const slices = [
+      ...Array.from({ length: 9 }, (_, index) => Buffer.alloc(32 * 1024, index)),
+      ...Array.from({ length: 200 }, (_, index) => Buffer.alloc(10, index)),
+    ];
+    for (const slice of slices) buffer.append(slice);
+    const data = buffer.take();
+    expect(data.equals(Buffer.concat(slices))).toBe(true);
+    // The doubled backing store of the growing buffer, larger than the message.
+    expect(data.buffer.byteLength).toBeGreaterThan(data.length);
+  });
+});
