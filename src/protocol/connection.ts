@@ -7,7 +7,7 @@ import { FrameParser } from './frame-parser.js';
 import { applyMaskUnchecked, copyMasked, MaskKeyPool } from './mask.js';
 import { MessageAssembler, type MessageHandler } from './message.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './opcodes.js';
-import { isValidUtf8 } from './utf8.js';
+import { decodeUtf8 } from './utf8.js';
 
 /** Which end of the connection this is. Clients mask what they send and expect unmasked frames. */
 export type Role = 'client' | 'server';
@@ -97,7 +97,7 @@ export class Connection implements MessageHandler {
   private hasReceivedClose = false;
   /** Opcode of the outgoing fragmented message in progress, or 0. */
   private outgoingFragmentOpcode = 0;
-  /** Events produced by the last parse step, read by nextEvent() from `eventIndex` on. */
+  /** Events produced by the last parse step, read by takeEvent() from `eventIndex` on. */
   private readonly events: ConnectionEvent[] = [];
   private eventIndex = 0;
 
@@ -143,21 +143,31 @@ export class Connection implements MessageHandler {
    * the peer sends.
    */
   nextEvent(): ConnectionEvent | undefined {
-    const events = this.events;
-    if (this.eventIndex < events.length) return events[this.eventIndex++];
-    // Resetting an array's length is a builtin call even when it is already empty: skip that case.
-    if (events.length !== 0) {
-      events.length = 0;
-      this.eventIndex = 0;
-    }
-    if (!this.parser.hasInput || this.stateValue === 'closed') return undefined;
+    const pending = this.takeEvent();
+    if (pending !== undefined || !this.parser.hasInput || this.stateValue === 'closed') return pending;
     try {
       this.parser.parse();
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.failWith(error);
     }
-    return this.eventIndex < events.length ? events[this.eventIndex++] : undefined;
+    return this.takeEvent();
+  }
+
+  /** The next event of the last parse step, if any is left. */
+  private takeEvent(): ConnectionEvent | undefined {
+    const events = this.events;
+    const count = events.length;
+    if (count === 0) return undefined;
+    // One event per parse step is the common case (the parser pauses after each message); pop() is
+    // cheaper than resetting the length, a builtin call.
+    if (count === 1) return events.pop();
+    const event = events[this.eventIndex++];
+    if (this.eventIndex === count) {
+      events.length = 0;
+      this.eventIndex = 0;
+    }
+    return event;
   }
 
   /** Pushes `chunk` and returns every event it completes, in order (`push` plus `nextEvent` until done). */
@@ -184,13 +194,14 @@ export class Connection implements MessageHandler {
         failures,
       );
     } else if (opcode === Opcode.Text) {
-      if (!isUtf8Checked && !isValidUtf8(data)) {
+      const text = isUtf8Checked ? data.toString('utf8') : decodeUtf8(data);
+      if (text === undefined) {
         this.failWith(
           new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in a text message'),
           failures,
         );
       } else {
-        events.push({ type: 'text', data: data.toString('utf8') });
+        events.push({ type: 'text', data: text });
       }
     } else {
       events.push({ type: 'binary', data });
@@ -296,7 +307,11 @@ export class Connection implements MessageHandler {
     if (this.hasExtensions) {
       this.events.push({ type: 'extension-message', opcode, rsvBits, data, isUtf8Checked });
     } else if (opcode === Opcode.Text) {
-      this.events.push({ type: 'text', data: data.toString('utf8') });
+      const text = isUtf8Checked ? data.toString('utf8') : decodeUtf8(data);
+      if (text === undefined) {
+        throw new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in a text message');
+      }
+      this.events.push({ type: 'text', data: text });
     } else {
       this.events.push({ type: 'binary', data });
     }

@@ -10,7 +10,12 @@ import { Utf8Validator } from './utf8.js';
 
 /** Where complete messages and control frames go. */
 export interface MessageHandler {
-  /** A complete data message. `rsvBits` are those of its first frame (claimed by extensions). */
+  /**
+   * A complete data message. `rsvBits` are those of its first frame (claimed by extensions).
+   * `isUtf8Checked` is false for text the assembler left to be validated while it is decoded: a whole
+   * message in one slice, or one transformed by an extension (RSV bits). Throwing ProtocolError here
+   * fails the connection as the assembler's own checks do.
+   */
   onMessage(opcode: number, data: Buffer, rsvBits: number, isUtf8Checked: boolean): void;
   /** A complete control frame (close, ping or pong), payload at most 125 bytes. */
   onControlFrame(opcode: number, payload: Buffer): void;
@@ -46,6 +51,8 @@ export class MessageAssembler implements FrameSink {
   private readonly payload = new PayloadBuffer();
   /** Validate while receiving: text messages without RSV bits (extension-transformed data is checked later). */
   private isValidatingUtf8 = false;
+  /** The data frame in progress is a whole message (final, not a continuation). */
+  private isWholeMessageFrame = false;
   private readonly utf8 = new Utf8Validator();
 
   /** The frame in progress is a control frame; its payload collects here. */
@@ -80,6 +87,7 @@ export class MessageAssembler implements FrameSink {
     }
 
     this.isControlFrame = false;
+    this.isWholeMessageFrame = header.isFinal && opcode !== Opcode.Continuation;
     if (opcode === Opcode.Continuation) {
       // RFC 6455 §5.4: a continuation must follow a non-final data frame.
       if (this.messageOpcode === 0) {
@@ -128,8 +136,14 @@ export class MessageAssembler implements FrameSink {
       this.controlChunks.push(payload);
       return;
     }
-    if (this.isValidatingUtf8 && !this.utf8.update(payload)) {
-      throw new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in a text message');
+    if (this.isValidatingUtf8) {
+      if (this.isWholeMessageFrame && payload.length === this.messageLength) {
+        // The whole message in one slice: the handler validates it while decoding it, one pass instead
+        // of two, and still on this chunk, so failing fast (RFC 6455 §8.1) is kept.
+        this.isValidatingUtf8 = false;
+      } else if (!this.utf8.update(payload)) {
+        throw new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in a text message');
+      }
     }
     this.payload.append(payload);
   }

@@ -285,6 +285,28 @@ describe('UTF-8 (RFC 6455 §8.1), failing fast', () => {
     expect(failureOf(server.receive(frame.subarray(10, 14)))).toBe(1007);
   });
 
+  it('fails with 1007 on a whole invalid message in one chunk, and delivers the valid one before it', () => {
+    const server = new Connection({ role: 'server' });
+    const bytes = Buffer.concat([
+      rawFrame(0x81, Buffer.from('fine')),
+      rawFrame(0x81, Buffer.from([0x61, 0xed, 0xa0, 0x80, 0x62])),
+      rawFrame(0x81, Buffer.from('never read')),
+    ]);
+    const events = server.receive(bytes);
+    expect(messagesOf(events)).toEqual(['fine']);
+    expect(failureOf(events)).toBe(1007);
+  });
+
+  it('delivers a leading byte order mark as part of the text, whole or fragmented', () => {
+    const withBom = Buffer.from('\ufeffhello');
+    const fragmented = Buffer.concat([
+      rawFrame(0x01, withBom.subarray(0, 2)),
+      rawFrame(0x80, withBom.subarray(2)),
+    ]);
+    expect(messagesOf(serverReceiving(rawFrame(0x81, withBom)))).toEqual(['\ufeffhello']);
+    expect(messagesOf(serverReceiving(fragmented))).toEqual(['\ufeffhello']);
+  });
+
   it('fails with 1007 when a text message ends inside a multi-byte sequence', () => {
     expect(failureOf(serverReceiving(rawFrame(0x81, Buffer.from([0x61, 0xe2, 0x82]))))).toBe(1007);
   });

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isValidUtf8, Utf8Validator } from '../../src/protocol/utf8.js';
+import { decodeUtf8, isValidUtf8, Utf8Validator } from '../../src/protocol/utf8.js';
 
 // Long enough that update() hands the bulk of a chunk to node's native validator (192 bytes and up).
 const ASCII_PADDING = Buffer.alloc(300, 'a');
@@ -345,6 +345,9 @@ describe('Utf8Validator properties (fast-check)', () => {
         const verdict = validator.update(bytes) && validator.isComplete();
         expect(verdict).toBe(isUtf8(bytes));
         expect(isValidUtf8(bytes)).toBe(isUtf8(bytes));
+        const decoded = decodeUtf8(bytes);
+        expect(decoded === undefined).toBe(!isUtf8(bytes));
+        if (decoded !== undefined) expect(decoded).toBe(Buffer.from(bytes).toString('utf8'));
       }),
       { numRuns: 500 },
     );
@@ -396,5 +399,29 @@ describe('Utf8Validator properties (fast-check)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('decodeUtf8', () => {
+  it('keeps a leading byte order mark: it is part of the message (WHATWG decoders drop it by default)', () => {
+    expect(decodeUtf8(Buffer.from([0xef, 0xbb, 0xbf, 0x61]))).toBe('\ufeffa');
+  });
+
+  it('rejects surrogates, overlong forms, code points past U+10FFFF and truncated sequences', () => {
+    for (const invalid of [
+      [0xed, 0xa0, 0x80],
+      [0xc0, 0xaf],
+      [0xe0, 0x80, 0xaf],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0x61, 0xe2, 0x82],
+      [0xff],
+    ]) {
+      expect(decodeUtf8(Buffer.from(invalid))).toBeUndefined();
+    }
+  });
+
+  it('decodes a view at an offset of its buffer, not the bytes around it', () => {
+    const bytes = Buffer.from('xx€yy');
+    expect(decodeUtf8(bytes.subarray(2, 5))).toBe('€');
   });
 });
