@@ -215,11 +215,11 @@ export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promi
         return;
       }
       // The head is parsed; frames behind it wait in the driver. Stop reading until admission decides.
-      driver.messages.pause();
+      driver.pauseInput();
       // The link's handshake timer bounds the hook here, with the rest of the handshake.
       admitOnSocket(prepared, rawRequestInfo(driver, socket), socket, 0).then(
         () => {
-          driver.messages.resume();
+          driver.resumeInput();
           if (driver.readyState !== 0) return; // closed meanwhile: onClose rejected
           accept();
         },
@@ -332,7 +332,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const handshake = acceptPreparedUpgrade(request, socket, head, this.prepared, isAccepting).then(
       (webSocket) => {
         this.clients.add(webSocket);
-        webSocket.addEventListener('close', () => this.clients.delete(webSocket), { once: true });
+        webSocket.addEventListener('close', this.forgetClient, { once: true });
         // Opened as close() began: it joins the clients that close() is closing with 1001.
         if (this.state !== 'running') return;
         if (callback === undefined) this.emit('connection', webSocket, request);
@@ -408,6 +408,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private readonly onServerError = (error: Error): void => {
     this.emit('error', error);
+  };
+
+  /**
+   * One 'close' listener for every client. A closure made per socket inside handleUpgrade kept that
+   * scope alive, and with it the upgrade request (its headers and raw headers) for the socket's life.
+   */
+  private readonly forgetClient = (event: Event): void => {
+    this.clients.delete(event.target as WebSocket);
   };
 
   private readonly onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
