@@ -112,12 +112,14 @@ export class Heartbeat {
 
   private schedule(delay: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = setTimeout(this.onTimer, delay);
+    // A shared function and this as its argument: no closure per connection.
+    this.timer = setTimeout(fireHeartbeat, delay, this);
     // A heartbeat watches a connection; it is no reason to keep the process alive.
     this.timer.unref();
   }
 
-  private readonly onTimer = (): void => {
+  /** @internal The timer fired: ping, or judge the peer when its pong is overdue. */
+  fire(): void {
     this.timer = undefined;
     if (!this.isAwaitingPong) {
       this.isAwaitingPong = true;
@@ -132,5 +134,9 @@ export class Heartbeat {
     }
     this.isAwaitingPong = false;
     this.host.expire(this.timeout);
-  };
+  }
+}
+
+function fireHeartbeat(heartbeat: Heartbeat): void {
+  heartbeat.fire();
 }
