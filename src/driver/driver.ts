@@ -89,7 +89,6 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   /** Server: the request's headers; client: the response's. */
   headers: Record<string, string | string[] | undefined> = {};
   readonly io: IOStream;
-  readonly messages: MessagesStream;
 
   protected readonly options: DriverOptions;
   protected readonly role: Role;
@@ -97,13 +96,15 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   protected readonly customHeaders: Record<string, string> = {};
   protected connection: Connection | undefined;
   protected readonly maxLength: number;
+  // What only some connections need is made on first use: an idle server holds thousands of drivers.
+  private messagesStream: MessagesStream | undefined;
   /** Bytes that arrived before the connection opened (frames a client sent right after its request). */
-  private pendingInput: Buffer[] = [];
-  private queuedSends: PendingSend[] = [];
+  private pendingInput: Buffer[] | undefined;
+  private queuedSends: PendingSend[] | undefined;
   private outgoingInFlight = 0;
   /** Bytes of the messages in the extension pipeline, in order, so that backpressure can count them. */
   private outgoingInFlightBytes = 0;
-  private readonly inFlightSizes: number[] = [];
+  private inFlightSizes: number[] | undefined;
   private deferredClose: { code: number; reason: string } | undefined;
   /** The peer's close, waiting for messages in the extension pipeline to be written before our reply. */
   private pendingCloseEvent: { code: number; reason: string } | undefined;
@@ -114,7 +115,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   /** The pong owed for the latest ping received while the socket was full. */
   private pendingPong: Buffer[] | undefined;
   private hasTransportEnded = false;
-  private readonly pingCallbacks = new Map<string, (() => void)[]>();
+  private pingCallbacks: Map<string, (() => void)[]> | undefined;
   private hasEmittedClose = false;
 
   protected constructor(role: Role, url: string, options: DriverOptions) {
@@ -130,19 +131,45 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       );
     }
     this.io = new IOStream(this);
-    this.messages = new MessagesStream(this);
+  }
+
+  /**
+   * The application side as a classic stream: 'data' per message, `write()` to send, `pause()` to stop
+   * reading. Made on first use: most applications listen for 'message' and never touch it.
+   */
+  get messages(): MessagesStream {
+    if (this.messagesStream !== undefined) return this.messagesStream;
+    const messages = new MessagesStream(this);
+    this.messagesStream = messages;
     // As in websocket-driver: protocol errors reach 'error' listeners but never crash a process that has none.
-    this.messages.on('error', () => {});
-    this.on('message', (event) => {
-      if (this.messages.readable) this.messages.emit('data', event.data);
-    });
-    this.on('close', () => {
-      const messages = this.messages;
-      if (!messages.readable) return;
+    messages.on('error', ignoreError);
+    if (this.hasEmittedClose || !this.io.writable) {
       messages.readable = false;
       messages.writable = false;
-      messages.emit('end');
-    });
+    }
+    // Ahead of the application's listeners, where the constructor used to put them.
+    this.prependListener('message', forwardMessage);
+    this.prependListener('close', endMessages);
+    return messages;
+  }
+
+  /**
+   * Stops reading: `io.write` returns false until `resumeInput()`, so a piped socket stops being read.
+   * What `messages.pause()` does, without making the messages stream.
+   */
+  pauseInput(): void {
+    this.io.isConsumerPaused = true;
+  }
+
+  /** Reads again after `pauseInput()` (or `messages.pause()`): `io` emits 'drain'. */
+  resumeInput(): void {
+    this.io.isConsumerPaused = false;
+    this.io.emit('drain');
+  }
+
+  /** @internal The messages stream, if the application has made it. */
+  get existingMessages(): MessagesStream | undefined {
+    return this.messagesStream;
   }
 
   /** 'connecting', 'open', 'closing' or 'closed'. */
@@ -233,6 +260,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     }
     if (this.readyState > 1) return false;
     if (this.readyState === 0) {
+      this.queuedSends ??= [];
       this.queuedSends.push({ kind: 'data', opcode, data, compress });
       return true;
     }
@@ -245,11 +273,13 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
     if (callback !== undefined) {
       const key = payload.toString('latin1');
+      this.pingCallbacks ??= new Map();
       const list = this.pingCallbacks.get(key);
       if (list === undefined) this.pingCallbacks.set(key, [callback]);
       else list.push(callback);
     }
     if (this.readyState === 0) {
+      this.queuedSends ??= [];
       this.queuedSends.push({ kind: 'ping', data: payload });
       return true;
     }
@@ -262,6 +292,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     if (this.readyState > 1) return false;
     const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
     if (this.readyState === 0) {
+      this.queuedSends ??= [];
       this.queuedSends.push({ kind: 'pong', data: payload });
       return true;
     }
@@ -318,7 +349,10 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   protected abstract receiveHandshakeBytes(chunk: Buffer): void;
 
   protected holdInput(chunk: Buffer): void {
-    if (chunk.length > 0) this.pendingInput.push(chunk);
+    if (chunk.length > 0) {
+      this.pendingInput ??= [];
+      this.pendingInput.push(chunk);
+    }
   }
 
   protected write(chunks: readonly Buffer[]): void {
@@ -351,8 +385,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     }
     this.readyState = 1;
     this.emit('open');
-    const queued = this.queuedSends;
-    this.queuedSends = [];
+    const queued = this.queuedSends ?? [];
+    this.queuedSends = undefined;
     for (const item of queued) {
       if (this.readyState !== 1) break;
       if (item.kind === 'data') this.sendNow(item.opcode, item.data, item.compress);
@@ -361,8 +395,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     }
     // Queue every held chunk before reading any: a listener that makes more bytes arrive while the
     // first message is delivered must not get them ahead of the held ones.
-    const input = this.pendingInput;
-    this.pendingInput = [];
+    const input = this.pendingInput ?? [];
+    this.pendingInput = undefined;
     if (this.readyState !== 1) return;
     for (const chunk of input) this.connection.push(chunk);
     this.pump();
@@ -371,8 +405,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   /** The handshake failed: report it as websocket-driver does, with 'error' then 'close'. */
   protected failHandshake(error: Error, code: number = CloseCode.ProtocolError): false {
     this.readyState = 3;
-    this.pendingInput = [];
-    this.queuedSends = [];
+    this.pendingInput = undefined;
+    this.queuedSends = undefined;
     this.extensions.close();
     this.emit('error', error);
     this.emitClose(code, error.message);
@@ -399,6 +433,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       data: typeof data === 'string' ? Buffer.from(data, 'utf8') : data,
     };
     if (!compress) message.compress = false;
+    this.inFlightSizes ??= [];
     this.inFlightSizes.push(message.data.length);
     this.outgoingInFlightBytes += message.data.length;
     this.extensions.processOutgoingMessage(message);
@@ -407,7 +442,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
 
   private onOutgoingProcessed(error: Error | null, message: ExtensionMessage | undefined): void {
     this.outgoingInFlight--;
-    this.outgoingInFlightBytes -= this.inFlightSizes.shift() ?? 0;
+    this.outgoingInFlightBytes -= this.inFlightSizes?.shift() ?? 0;
     const connection = this.connection!;
     if (error !== null || message === undefined) {
       const reason = error?.message ?? 'extension failed';
@@ -509,9 +544,9 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
         return;
       case 'pong': {
         const key = event.data.toString('latin1');
-        const callbacks = this.pingCallbacks.get(key);
+        const callbacks = this.pingCallbacks?.get(key);
         if (callbacks !== undefined) {
-          this.pingCallbacks.delete(key);
+          this.pingCallbacks!.delete(key);
           for (const callback of callbacks) callback();
         }
         this.emit('pong', { data: event.data.toString('utf8'), payload: event.data });
@@ -547,7 +582,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     if (this.hasEmittedClose) return;
     this.hasEmittedClose = true;
     this.extensions.close();
-    this.pingCallbacks.clear();
+    this.pingCallbacks = undefined;
     this.isAwaitingExtension = false;
     this.emit('close', { code, reason });
   }
@@ -557,6 +592,21 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     if (event === 'error' && this.listenerCount('error') === 0) return false;
     return super.emit(event, ...(args as never));
   }
+}
+
+function ignoreError(): void {}
+
+function forwardMessage(this: Driver, event: MessageEvent): void {
+  const messages = this.existingMessages;
+  if (messages?.readable === true) messages.emit('data', event.data);
+}
+
+function endMessages(this: Driver): void {
+  const messages = this.existingMessages;
+  if (messages === undefined || !messages.readable) return;
+  messages.readable = false;
+  messages.writable = false;
+  messages.emit('end');
 }
 
 function closeCodeOf(error: Error | null, fallback: number): number {

@@ -14,6 +14,10 @@ export interface StreamDriver {
   outputDrained(): void;
   readonly io: IOStream;
   readonly messages: MessagesStream;
+  pauseInput(): void;
+  resumeInput(): void;
+  /** The messages stream if it was made (it is made on first use of `messages`). */
+  readonly existingMessages: MessagesStream | undefined;
 }
 
 /**
@@ -49,7 +53,7 @@ export class IOStream extends Stream {
     this.isPaused = false;
     this.driver.outputDrained();
     this.emit('drain');
-    this.driver.messages.emit('drain');
+    this.driver.existingMessages?.emit('drain');
   }
 
   write(chunk: Buffer | Uint8Array | string, ..._rest: unknown[]): boolean {
@@ -73,8 +77,8 @@ export class IOStream extends Stream {
     if (typeof chunk === 'string' || chunk instanceof Uint8Array) this.write(chunk);
     this.writable = false;
     this.driver.transportEnded();
-    const messages = this.driver.messages;
-    if (messages.readable) {
+    const messages = this.driver.existingMessages;
+    if (messages?.readable === true) {
       messages.readable = false;
       messages.writable = false;
       messages.emit('end');
@@ -103,12 +107,11 @@ export class MessagesStream extends Stream {
   }
 
   pause(): void {
-    this.driver.io.isConsumerPaused = true;
+    this.driver.pauseInput();
   }
 
   resume(): void {
-    this.driver.io.isConsumerPaused = false;
-    this.driver.io.emit('drain');
+    this.driver.resumeInput();
   }
 
   write(message: string | Uint8Array, ..._rest: unknown[]): boolean {

@@ -99,8 +99,8 @@ export class Extensions {
   private active: { extension: Extension; session: ExtensionSession }[] = [];
   private incomingHead: OrderedStage | undefined;
   private outgoingHead: OrderedStage | undefined;
-  private incomingResult: MessageCallback = () => {};
-  private outgoingResult: MessageCallback = () => {};
+  private incomingResult: MessageCallback = ignoreResult;
+  private outgoingResult: MessageCallback = ignoreResult;
 
   constructor(options: ExtensionSessionOptions = {}) {
     this.options = options;
@@ -327,3 +327,6 @@ function forwardTo(stage: OrderedStage): MessageCallback {
 function rsvBitsOf(extension: Extension): number {
   return (extension.rsv1 ? RSV1 : 0) | (extension.rsv2 ? RSV2 : 0) | (extension.rsv3 ? RSV3 : 0);
 }
+
+/** Until onProcessed() is called, results go nowhere; one shared function, not two closures per connection. */
+function ignoreResult(): void {}

@@ -413,3 +413,43 @@ describe('the extension pipeline in the driver', () => {
     expect(seen.at(-1)).toEqual(['close', 1002, expect.any(String)]);
   });
 });
+
+describe('the messages stream, made on first use', () => {
+  it('is not made until asked for, and then carries messages and ends at close', () => {
+    const driver = hybi.http(upgradeRequest());
+    driver.start();
+    expect(driver.existingMessages).toBeUndefined();
+    const received: unknown[] = [];
+    let ended = false;
+    driver.messages.on('data', (message: unknown) => received.push(message));
+    driver.messages.on('end', () => {
+      ended = true;
+    });
+    expect(driver.existingMessages).toBe(driver.messages);
+    driver.io.write(clientBytes((client) => client.sendText('first')));
+    driver.io.write(clientBytes((client) => client.sendClose(1000)));
+    expect(received).toEqual(['first']);
+    expect(ended).toBe(true);
+  });
+
+  it('is made closed when first asked for after the driver closed', () => {
+    const driver = hybi.http(upgradeRequest());
+    driver.start();
+    driver.io.write(clientBytes((client) => client.sendClose(1000)));
+    expect(driver.messages.readable).toBe(false);
+    expect(driver.messages.writable).toBe(false);
+  });
+
+  it('pauseInput() makes io.write ask the socket to stop, and resumeInput() emits drain, without the stream', () => {
+    const driver = hybi.http(upgradeRequest());
+    driver.start();
+    let drains = 0;
+    driver.io.on('drain', () => drains++);
+    driver.pauseInput();
+    expect(driver.io.write(clientBytes((client) => client.sendText('held')))).toBe(false);
+    driver.resumeInput();
+    expect(drains).toBe(1);
+    expect(driver.io.write(clientBytes((client) => client.sendText('flowing')))).toBe(true);
+    expect(driver.existingMessages).toBeUndefined();
+  });
+});
