@@ -123,6 +123,17 @@ interface EndpointAccess {
 }
 let endpointAccess: EndpointAccess;
 
+/** What arrives from the driver and the transport, for WebSocket#receive. */
+type ReceivedKind = 'message' | 'ping' | 'pong' | 'error' | 'drain' | 'close';
+
+/** The private parts the shared listeners use, set by WebSocket's static block like EndpointAccess. */
+interface ListenerAccess {
+  opened(socket: WebSocket): void;
+  receive(socket: WebSocket, kind: ReceivedKind, value: unknown): void;
+  driverClosed(socket: WebSocket): void;
+}
+let listenerAccess: ListenerAccess;
+
 /**
  * A WebSocket as browsers have it, for Node: `new WebSocket(url)` opens a client connection; servers
  * (`WebSocketServer`, `acceptUpgrade`, `acceptSocket`) hand out the same class. Beyond the standard:
@@ -157,8 +168,9 @@ export class WebSocket extends EventTarget {
   private hasReportedError = false;
   /** Set from a handshake's start until the application has had a turn to add listeners. */
   private heldEvents: (() => void)[] | undefined;
+  // Collections only some sockets need are made on first use: an idle server holds thousands of these.
   /** Sends waiting for a Blob ahead of them to be read, so that order is kept. */
-  private readonly sendQueue: { data: SendableData; compress: boolean }[] = [];
+  private sendQueue: { data: SendableData; compress: boolean }[] | undefined;
   private sendQueueBytes = 0;
   private isSendQueueRunning = false;
   /** The standard counts bytes passed to send() after closing began and never sent. */
@@ -166,12 +178,11 @@ export class WebSocket extends EventTarget {
   /** send() returned false: a 'drain' is owed once everything buffered went to the network. */
   private owesDrain = false;
   private readingPauses = 0;
-  private readonly iterators = new Set<MessageIterator>();
-  private readonly pendingPings = new Set<(wasAnswered: boolean) => void>();
-  private readonly handlers = new Map<
-    HandlerType,
-    { handler: Handler<Event>; listener: (event: Event) => void }
-  >();
+  private iterators: Set<MessageIterator> | undefined;
+  private pendingPings: Set<(wasAnswered: boolean) => void> | undefined;
+  private handlers:
+    | Map<HandlerType, { handler: Handler<Event>; listener: (event: Event) => void }>
+    | undefined;
 
   /**
    * Opens a client connection to `url` (ws:, wss:, or http:/https: mapped to them), offering `protocols`.
@@ -349,7 +360,8 @@ export class WebSocket extends EventTarget {
       return false;
     }
     const compress = options.compress !== false;
-    if (this.sendQueue.length > 0 || message instanceof Blob) {
+    if (this.sendQueue !== undefined || message instanceof Blob) {
+      this.sendQueue ??= [];
       this.sendQueue.push({ data: message, compress });
       this.sendQueueBytes += byteLengthOf(message);
       if (!this.isSendQueueRunning) void this.runSendQueue();
@@ -408,9 +420,11 @@ export class WebSocket extends EventTarget {
     const payload = controlPayload(data);
     if (state !== 1) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.pendingPings.add(resolve);
+      this.pendingPings ??= new Set();
+      const pendingPings = this.pendingPings;
+      pendingPings.add(resolve);
       this.driver.ping(payload, () => {
-        this.pendingPings.delete(resolve);
+        pendingPings.delete(resolve);
         resolve(true);
       });
     });
@@ -439,11 +453,14 @@ export class WebSocket extends EventTarget {
       {
         pauseReading: () => this.pauseReading(),
         resumeReading: () => this.resumeReading(),
-        forget: (done) => this.iterators.delete(done),
+        forget: (done) => this.iterators?.delete(done),
       },
       this.isClosed,
     );
-    if (!this.isClosed) this.iterators.add(iterator);
+    if (!this.isClosed) {
+      this.iterators ??= new Set();
+      this.iterators.add(iterator);
+    }
     return iterator;
   }
 
@@ -484,6 +501,12 @@ export class WebSocket extends EventTarget {
       close: (socket, code, reason) => socket.startClosing(code, reason),
       destroy: (socket, error) => socket.transport.destroy(error),
     };
+    listenerAccess = {
+      opened: (socket) => socket.opened(),
+      receive: (socket, kind, value) => socket.receive(kind, value),
+      // The closing handshake is over (or failed): pings can no longer be answered.
+      driverClosed: (socket) => socket.failPendingPings(),
+    };
   }
 
   /** close() after its argument checks, and the friend closeAsEndpoint() with any valid code. */
@@ -497,7 +520,7 @@ export class WebSocket extends EventTarget {
     }
     // Messages still waiting for a Blob are dropped: the close frame must be the last frame sent.
     this.bytesAfterClose += this.sendQueueBytes;
-    this.sendQueue.length = 0;
+    this.sendQueue = undefined;
     this.sendQueueBytes = 0;
     this.driver.close(reason, code);
   }
@@ -519,33 +542,70 @@ export class WebSocket extends EventTarget {
 
   /** Counted: the hold and each full iterator pause reading; it resumes when none does. */
   private pauseReading(): void {
-    if (this.readingPauses++ === 0) this.driver.messages.pause();
+    if (this.readingPauses++ === 0) this.driver.pauseInput();
   }
 
   private resumeReading(): void {
-    if (--this.readingPauses === 0) this.driver.messages.resume();
+    if (--this.readingPauses === 0) this.driver.resumeInput();
   }
 
+  /**
+   * The listeners are functions shared by every socket (below the class), which find theirs through a
+   * symbol on the driver: eight closures per connection cost ~0.5 KiB on an idle server.
+   */
   private listen(): void {
     const driver = this.driver;
-    driver.on('open', () => {
-      this.hasOpened = true;
-      if (this.isServerSide) return; // server sockets are handed out open
-      this.dispatchEvent(new Event('open'));
-      // connect() resolves on 'open': frames that came with the 101 wait until its awaiter has run.
-      this.hold();
-    });
-    driver.on('message', (event: DriverMessageEvent) => this.enqueue(() => this.deliverMessage(event.data)));
-    driver.on('ping', (event: PingEvent) => this.enqueue(() => this.deliverControl('ping', event.payload)));
-    driver.on('pong', (event: PingEvent) => this.enqueue(() => this.deliverControl('pong', event.payload)));
-    driver.on('error', (error: Error) => this.enqueue(() => this.reportError(error)));
-    driver.on('close', () => {
-      // The closing handshake is over (or failed): pings can no longer be answered.
-      for (const resolve of this.pendingPings) resolve(false);
-      this.pendingPings.clear();
-    });
-    this.transport.on('drain', () => this.enqueue(() => this.drained()));
-    this.transport.on('close', (event) => this.enqueue(() => this.finish(event)));
+    (driver as unknown as OwnedDriver)[OWNER] = this;
+    driver.on('open', onDriverOpen);
+    driver.on('message', onDriverMessage);
+    driver.on('ping', onDriverPing);
+    driver.on('pong', onDriverPong);
+    driver.on('error', onDriverError);
+    driver.on('close', onDriverClose);
+    this.transport.on('drain', onTransportDrain);
+    this.transport.on('close', onTransportClose);
+  }
+
+  private opened(): void {
+    this.hasOpened = true;
+    if (this.isServerSide) return; // server sockets are handed out open
+    this.dispatchEvent(new Event('open'));
+    // connect() resolves on 'open': frames that came with the 101 wait until its awaiter has run.
+    this.hold();
+  }
+
+  /** Acts on an event now, or, while events are held, queues it (only then is a closure made). */
+  private receive(kind: ReceivedKind, value: unknown): void {
+    if (this.heldEvents === undefined) this.act(kind, value);
+    else this.heldEvents.push(() => this.act(kind, value));
+  }
+
+  private act(kind: ReceivedKind, value: unknown): void {
+    switch (kind) {
+      case 'message':
+        this.deliverMessage(value as string | Buffer);
+        return;
+      case 'ping':
+      case 'pong':
+        this.deliverControl(kind, value as Buffer);
+        return;
+      case 'error':
+        this.reportError(value as Error);
+        return;
+      case 'drain':
+        this.drained();
+        return;
+      case 'close':
+        this.finish(value as TransportCloseEvent);
+        return;
+    }
+  }
+
+  private failPendingPings(): void {
+    const pendingPings = this.pendingPings;
+    if (pendingPings === undefined) return;
+    this.pendingPings = undefined;
+    for (const resolve of pendingPings) resolve(false);
   }
 
   /** Holds events until the application had a turn; reading pauses meanwhile, so the hold is bounded. */
@@ -562,15 +622,10 @@ export class WebSocket extends EventTarget {
     });
   }
 
-  private enqueue(event: () => void): void {
-    if (this.heldEvents === undefined) event();
-    else this.heldEvents.push(event);
-  }
-
   private deliverMessage(raw: string | Buffer): void {
     if (this.isClosed) return;
     const data = typeof raw === 'string' ? raw : this.convertBinary(raw);
-    for (const iterator of this.iterators) iterator.push(data, raw.length);
+    if (this.iterators !== undefined) for (const iterator of this.iterators) iterator.push(data, raw.length);
     this.dispatchEvent(new MessageEvent('message', { data, origin: this.origin }));
   }
 
@@ -591,12 +646,12 @@ export class WebSocket extends EventTarget {
 
   private finish(event: TransportCloseEvent): void {
     if (this.isClosed) return;
-    for (const resolve of this.pendingPings) resolve(false);
-    this.pendingPings.clear();
-    for (const iterator of this.iterators) iterator.end();
-    this.iterators.clear();
+    this.failPendingPings();
+    const iterators = this.iterators;
+    this.iterators = undefined;
+    if (iterators !== undefined) for (const iterator of iterators) iterator.end();
     this.bytesAfterClose += this.sendQueueBytes;
-    this.sendQueue.length = 0;
+    this.sendQueue = undefined;
     this.sendQueueBytes = 0;
     if (!this.hasOpened) {
       // WHATWG: a connection that could not be established is failed: 'error', then close with 1006,
@@ -629,8 +684,8 @@ export class WebSocket extends EventTarget {
   private async runSendQueue(): Promise<void> {
     this.isSendQueueRunning = true;
     try {
-      while (this.sendQueue.length > 0) {
-        const item = this.sendQueue[0]!;
+      for (let queue = this.sendQueue; queue !== undefined && queue.length > 0; queue = this.sendQueue) {
+        const item = queue[0]!;
         let data: string | ArrayBuffer | ArrayBufferView;
         if (item.data instanceof Blob) {
           try {
@@ -645,9 +700,10 @@ export class WebSocket extends EventTarget {
         } else {
           data = item.data;
         }
-        // close() or the connection's end empty the queue; what it held is no longer ours to send.
-        if (this.sendQueue[0] !== item) return;
-        this.sendQueue.shift();
+        // close() or the connection's end drop the queue; what it held is no longer ours to send.
+        if (this.sendQueue !== queue) return;
+        queue.shift();
+        if (queue.length === 0) this.sendQueue = undefined;
         this.sendQueueBytes -= byteLengthOf(item.data);
         this.sendNow(data, item.compress);
       }
@@ -661,17 +717,17 @@ export class WebSocket extends EventTarget {
   }
 
   private getHandler(type: HandlerType): Handler<Event> {
-    return this.handlers.get(type)?.handler ?? null;
+    return this.handlers?.get(type)?.handler ?? null;
   }
 
   /** Event handler attributes (HTML §8.1.8.1): one listener per type, added when first set. */
   private setHandler(type: HandlerType, handler: Handler<Event>): void {
-    const entry = this.handlers.get(type);
+    const entry = this.handlers?.get(type);
     const value = typeof handler === 'function' ? handler : null;
     if (value === null) {
       if (entry !== undefined) {
         super.removeEventListener(type, entry.listener);
-        this.handlers.delete(type);
+        this.handlers?.delete(type);
       }
       return;
     }
@@ -685,6 +741,7 @@ export class WebSocket extends EventTarget {
         created.handler?.call(this, event);
       },
     };
+    this.handlers ??= new Map();
     this.handlers.set(type, created);
     super.addEventListener(type, created.listener);
   }
@@ -774,4 +831,37 @@ function originOf(url: string): string {
   } catch {
     return '';
   }
+}
+
+/** Where the shared listeners find their WebSocket: set on its driver. */
+const OWNER = Symbol('hybi.webSocket');
+type OwnedDriver = { [OWNER]?: WebSocket };
+
+function ownerOf(driver: Driver): WebSocket {
+  return (driver as unknown as OwnedDriver)[OWNER]!;
+}
+
+function onDriverOpen(this: Driver): void {
+  listenerAccess.opened(ownerOf(this));
+}
+function onDriverMessage(this: Driver, event: DriverMessageEvent): void {
+  listenerAccess.receive(ownerOf(this), 'message', event.data);
+}
+function onDriverPing(this: Driver, event: PingEvent): void {
+  listenerAccess.receive(ownerOf(this), 'ping', event.payload);
+}
+function onDriverPong(this: Driver, event: PingEvent): void {
+  listenerAccess.receive(ownerOf(this), 'pong', event.payload);
+}
+function onDriverError(this: Driver, error: Error): void {
+  listenerAccess.receive(ownerOf(this), 'error', error);
+}
+function onDriverClose(this: Driver): void {
+  listenerAccess.driverClosed(ownerOf(this));
+}
+function onTransportDrain(this: WebSocketTransport): void {
+  listenerAccess.receive(ownerOf(this.driver), 'drain', undefined);
+}
+function onTransportClose(this: WebSocketTransport, event: TransportCloseEvent): void {
+  listenerAccess.receive(ownerOf(this.driver), 'close', event);
 }
