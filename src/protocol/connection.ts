@@ -87,7 +87,8 @@ export class Connection implements MessageHandler {
   private readonly assembler: MessageAssembler;
   private readonly isMasking: boolean;
   private readonly maskKeys: MaskKeyPool | undefined;
-  private readonly maskingKey = new Uint8Array(4);
+  /** The key of the frame being masked (clients only), filled from the pool for each frame. */
+  private readonly maskingKey: Uint8Array | undefined;
   private hasExtensions: boolean;
   private readonly autoPong: boolean;
   private readonly autoCloseReply: boolean;
@@ -106,6 +107,7 @@ export class Connection implements MessageHandler {
     const isServer = options.role === 'server';
     this.isMasking = !isServer && options.masking !== false;
     this.maskKeys = this.isMasking ? sharedMaskKeys() : undefined;
+    this.maskingKey = this.isMasking ? new Uint8Array(4) : undefined;
     this.hasExtensions = options.hasExtensions === true;
     this.autoPong = options.autoPong !== false;
     this.autoCloseReply = options.autoCloseReply !== false;
@@ -442,9 +444,10 @@ export class Connection implements MessageHandler {
   }
 
   private nextMaskingKey(): Uint8Array | undefined {
-    if (this.maskKeys === undefined) return undefined;
-    this.maskKeys.writeKey(this.maskingKey, 0);
-    return this.maskingKey;
+    const maskingKey = this.maskingKey;
+    if (maskingKey === undefined) return undefined;
+    this.maskKeys!.writeKey(maskingKey, 0);
+    return maskingKey;
   }
 }
 

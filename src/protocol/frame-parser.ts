@@ -34,8 +34,8 @@ export class FrameParser {
   private readonly sink: FrameSink;
   private readonly maskExpectation: MaskExpectation;
   private readonly header: FrameHeader = createFrameHeader();
-  /** Header bytes that arrived split across chunks. */
-  private readonly headerScratch = new Uint8Array(MAX_HEADER_LENGTH);
+  /** Header bytes that arrived split across chunks; made the first time a header is split. */
+  private headerScratch: Uint8Array | undefined;
   private headerScratchLength = 0;
   private isInPayload = false;
   private payloadRemaining = 0;
@@ -101,6 +101,7 @@ export class FrameParser {
         if (this.headerScratchLength === 0) {
           const consumed = decodeFrameHeader(chunk, offset, end, header);
           if (consumed === 0) {
+            this.headerScratch ??= new Uint8Array(MAX_HEADER_LENGTH);
             this.headerScratch.set(chunk.subarray(offset, end), 0);
             this.headerScratchLength = end - offset;
             this.inputOffset = end;
@@ -110,8 +111,9 @@ export class FrameParser {
         } else {
           const previous = this.headerScratchLength;
           const taken = Math.min(MAX_HEADER_LENGTH - previous, end - offset);
-          this.headerScratch.set(chunk.subarray(offset, offset + taken), previous);
-          const consumed = decodeFrameHeader(this.headerScratch, 0, previous + taken, header);
+          const scratch = this.headerScratch!;
+          scratch.set(chunk.subarray(offset, offset + taken), previous);
+          const consumed = decodeFrameHeader(scratch, 0, previous + taken, header);
           if (consumed === 0) {
             // Fewer than 14 bytes in all, so the whole chunk was taken.
             this.headerScratchLength = previous + taken;
