@@ -26,7 +26,7 @@ export interface DriverOptions {
   maxFragments?: number;
   /** Largest HTTP head accepted in raw-socket mode (default 16 KiB). */
   maxHeadSize?: number;
-  /** hybi's built-in permessage-deflate (RFC 7692): `true` or its options. Off by default. */
+  /** hybi's built-in permessage-deflate (RFC 7692): `true` or its options (read once per options object). Off by default. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
@@ -93,7 +93,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   protected readonly options: DriverOptions;
   protected readonly role: Role;
   protected readonly extensions: Extensions;
-  protected readonly customHeaders: Record<string, string> = {};
+  /** Headers added with setHeader(), made on the first one. */
+  protected customHeaders: Record<string, string> | undefined;
   protected connection: Connection | undefined;
   protected readonly maxLength: number;
   // What only some connections need is made on first use: an idle server holds thousands of drivers.
@@ -126,9 +127,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     this.maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
     this.extensions = new Extensions({ maxLength: this.maxLength });
     if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
-      this.extensions.add(
-        permessageDeflate(options.perMessageDeflate === true ? {} : options.perMessageDeflate),
-      );
+      this.extensions.add(sharedPermessageDeflate(options.perMessageDeflate));
     }
     this.io = new IOStream(this);
   }
@@ -185,6 +184,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     if (this.readyState > 0) return false;
     const text = String(value);
     assertSafeHeader(name, text);
+    this.customHeaders ??= {};
     this.customHeaders[name] = text;
     return true;
   }
@@ -595,6 +595,25 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
 }
 
 function ignoreError(): void {}
+
+/**
+ * The extension is stateless (sessions hold the state), so every driver given the same options shares
+ * one: a server's drivers all get its options object. Its options are read when first used.
+ */
+let defaultPermessageDeflate: Extension | undefined;
+const permessageDeflateByOptions = new WeakMap<PerMessageDeflateOptions, Extension>();
+function sharedPermessageDeflate(options: true | PerMessageDeflateOptions): Extension {
+  if (options === true) {
+    defaultPermessageDeflate ??= permessageDeflate({});
+    return defaultPermessageDeflate;
+  }
+  let extension = permessageDeflateByOptions.get(options);
+  if (extension === undefined) {
+    extension = permessageDeflate(options);
+    permessageDeflateByOptions.set(options, extension);
+  }
+  return extension;
+}
 
 function forwardMessage(this: Driver, event: MessageEvent): void {
   const messages = this.existingMessages;

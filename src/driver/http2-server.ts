@@ -82,7 +82,7 @@ export class Http2ServerDriver extends Driver {
     this.hasResponded = true;
     // RFC 8441 §5: a 200 accepts; from here the stream is what the TCP connection was to RFC 6455.
     this.respond(
-      buildExtendedConnectResponse({ protocol, extensionHeader, headers: this.customHeaders }),
+      buildExtendedConnectResponse({ protocol, extensionHeader, headers: this.customHeaders ?? {} }),
       undefined,
     );
     this.open();

@@ -104,7 +104,7 @@ export class ServerDriver extends Driver {
     }
     this.protocol = protocol ?? '';
     this.write([
-      buildServerResponse({ key: check.key, protocol, extensionHeader, headers: this.customHeaders }),
+      buildServerResponse({ key: check.key, protocol, extensionHeader, headers: this.customHeaders ?? {} }),
     ]);
     this.open();
     return true;

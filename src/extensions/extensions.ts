@@ -93,10 +93,11 @@ class OrderedStage {
  * ```
  */
 export class Extensions {
-  private readonly registered: Extension[] = [];
+  // Empty lists are one shared frozen array until something is added: most drivers have no extension.
+  private registered: readonly Extension[] = NONE;
   private readonly options: ExtensionSessionOptions;
-  private clientSessions: { extension: Extension; session: ClientExtensionSession }[] = [];
-  private active: { extension: Extension; session: ExtensionSession }[] = [];
+  private clientSessions: readonly { extension: Extension; session: ClientExtensionSession }[] = NONE;
+  private active: readonly { extension: Extension; session: ExtensionSession }[] = NONE;
   private incomingHead: OrderedStage | undefined;
   private outgoingHead: OrderedStage | undefined;
   private incomingResult: MessageCallback = ignoreResult;
@@ -125,7 +126,7 @@ export class Extensions {
     if (this.registered.some((existing) => existing.name === extension.name)) {
       throw new TypeError(`An extension named "${extension.name}" is already registered`);
     }
-    this.registered.push(extension);
+    this.registered = [...this.registered, extension];
   }
 
   get isEmpty(): boolean {
@@ -154,11 +155,12 @@ export class Extensions {
   /** The client's Sec-WebSocket-Extensions offer, or undefined when nothing is registered. */
   generateOffer(): string | undefined {
     const offers: ExtensionOffer[] = [];
-    this.clientSessions = [];
+    const clientSessions: { extension: Extension; session: ClientExtensionSession }[] = [];
+    this.clientSessions = clientSessions;
     for (const extension of this.registered) {
       const session = extension.createClientSession(this.options);
       if (session === null) continue;
-      this.clientSessions.push({ extension, session });
+      clientSessions.push({ extension, session });
       const generated = session.generateOffer();
       for (const params of Array.isArray(generated) ? generated : [generated]) {
         offers.push({ name: extension.name, params });
@@ -203,7 +205,7 @@ export class Extensions {
     for (const entry of this.clientSessions) {
       if (!activated.includes(entry)) entry.session.close();
     }
-    this.clientSessions = [];
+    this.clientSessions = NONE;
     this.setActive(activated);
   }
 
@@ -278,8 +280,8 @@ export class Extensions {
       }
     }
     for (const { session } of this.clientSessions) session.close();
-    this.active = [];
-    this.clientSessions = [];
+    this.active = NONE;
+    this.clientSessions = NONE;
     this.incomingHead = undefined;
     this.outgoingHead = undefined;
   }
@@ -330,3 +332,5 @@ function rsvBitsOf(extension: Extension): number {
 
 /** Until onProcessed() is called, results go nowhere; one shared function, not two closures per connection. */
 function ignoreResult(): void {}
+
+const NONE: readonly never[] = Object.freeze([]);
