@@ -27,7 +27,7 @@ const measurements: Measurement[] = [];
 measurements.push(...(await runInProcessSuites(FULL_OPTIONS)));
 console.error(`bench:full: in-process suites done at ${elapsed()}`);
 measurements.push(
-  ...(await measureEcho({ warmupMs: 500, windowMs: 800, windows: 3, runs: 1 }, socketVariants)),
+  ...(await measureEcho({ warmupMs: 500, windowMs: 800, windows: 3, runs: 2 }, socketVariants)),
 );
 console.error(`bench:full: loopback echo done at ${elapsed()}`);
 // Broadcasts are timed on the idle-memory connections (uncompressed runs), so 10,000 are opened once per run.

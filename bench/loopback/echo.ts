@@ -41,36 +41,49 @@ export const ECHO_VARIANTS: readonly Variant[] = [
   'reference',
 ];
 
+/**
+ * Every variant at every size, without and with compression. Rounds are interleaved: each round runs one
+ * client per variant for a size before the next size, so that hybi and its peers are measured minutes,
+ * not half an hour, apart. On this shared VM one client's consecutive windows differed up to 2.5x, and
+ * measuring all of one library before the next turned that drift into a 3x "difference" at 1 MiB.
+ */
 export async function measureEcho(
   options: EchoOptions,
   variants: readonly Variant[] = ECHO_VARIANTS,
 ): Promise<Measurement[]> {
   const measurements: Measurement[] = [];
   for (const compression of [false, true]) {
-    for (const variant of variants) {
-      // Raw bytes have nothing to compress or not: the reference stands beside uncompressed rows only.
-      if (compression && variant === 'reference') continue;
-      const env = variant === 'ws-no-addons' ? WS_WITHOUT_ADDONS_ENV : {};
-      const server = startChild(
-        new URL('../support/server-process.ts', import.meta.url),
-        [variant, compression ? '1' : '0'],
-        {
-          env,
-          timeoutMs: 10 * 60 * 1000,
-        },
-      );
-      try {
-        const { port } = (await server.nextResult(30_000)) as { port: number };
+    // Raw bytes have nothing to compress or not: the reference stands beside uncompressed rows only.
+    const active = variants.filter((variant) => !(compression && variant === 'reference'));
+    const servers = new Map<Variant, { port: number; stop: () => Promise<void> }>();
+    const rates = new Map<string, number[]>();
+    const failures = new Map<string, string>();
+    try {
+      for (const variant of active) {
+        const server = startChild(
+          new URL('../support/server-process.ts', import.meta.url),
+          [variant, compression ? '1' : '0'],
+          { env: envFor(variant), timeoutMs: 30 * 60 * 1000 },
+        );
+        try {
+          const { port } = (await server.nextResult(30_000)) as { port: number };
+          servers.set(variant, { port, stop: () => server.stop() });
+        } catch (error) {
+          await server.stop();
+          throw error;
+        }
+      }
+      for (let round = 0; round < options.runs; round++) {
         for (const size of ECHO_SIZES) {
-          const rates: number[] = [];
-          let failure: string | undefined;
-          for (let run = 0; run < options.runs && failure === undefined; run++) {
+          for (const variant of active) {
+            const key = `${variant} ${size.label}`;
+            if (failures.has(key)) continue;
             try {
               const [result] = (await runChild(
                 new URL('./echo-client.ts', import.meta.url),
                 [
                   variant,
-                  String(port),
+                  String(servers.get(variant)!.port),
                   String(size.bytes),
                   compression ? '1' : '0',
                   String(inFlightFor(size.bytes)),
@@ -78,39 +91,50 @@ export async function measureEcho(
                   String(options.windowMs),
                   String(options.windows),
                 ],
-                { env, timeoutMs: 2 * 60 * 1000 },
+                { env: envFor(variant), timeoutMs: 2 * 60 * 1000 },
               )) as { rates: number[] }[];
-              rates.push(...result!.rates);
+              rates.set(key, [...(rates.get(key) ?? []), ...result!.rates]);
             } catch (error) {
               // One library stalling must not cost the other figures: record the failure and go on.
-              failure = error instanceof Error ? error.message : String(error);
+              failures.set(key, error instanceof Error ? error.message : String(error));
             }
           }
-          const value = failure === undefined ? median(rates) : Number.NaN;
-          measurements.push({
-            suite: compression ? 'loopback echo, permessage-deflate' : 'loopback echo',
-            case: `${size.label}, ${inFlightFor(size.bytes)} in flight`,
-            variant,
-            unit: 'msg/s',
-            value,
-            bytesPerSecond: value * size.bytes,
-            runs: rates,
-            ...(failure === undefined ? {} : { error: 'the client process failed (see the log)' }),
-            ...(variant === 'reference' ? { label: 'node:net echo' } : {}),
-          });
-          process.stderr.write(
-            `  echo ${variant}${compression ? ' +deflate' : ''} ${size.label}: ${Math.round(value)} msg/s\n`,
-          );
         }
-      } finally {
-        await server.stop();
+      }
+    } finally {
+      for (const server of servers.values()) await server.stop();
+    }
+    for (const variant of active) {
+      for (const size of ECHO_SIZES) {
+        const key = `${variant} ${size.label}`;
+        const runs = rates.get(key) ?? [];
+        const failure = failures.get(key);
+        const value = failure === undefined ? median(runs) : Number.NaN;
+        measurements.push({
+          suite: compression ? 'loopback echo, permessage-deflate' : 'loopback echo',
+          case: `${size.label}, ${inFlightFor(size.bytes)} in flight`,
+          variant,
+          unit: 'msg/s',
+          value,
+          bytesPerSecond: value * size.bytes,
+          runs,
+          ...(failure === undefined ? {} : { error: 'the client process failed (see the log)' }),
+          ...(variant === 'reference' ? { label: 'node:net echo' } : {}),
+        });
+        process.stderr.write(
+          `  echo ${variant}${compression ? ' +deflate' : ''} ${size.label}: ${Math.round(value)} msg/s\n`,
+        );
       }
     }
   }
   return measurements;
 }
 
+function envFor(variant: Variant): Record<string, string> {
+  return variant === 'ws-no-addons' ? WS_WITHOUT_ADDONS_ENV : {};
+}
+
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const { markdownTable } = await import('../support/table.js');
-  console.log(markdownTable(await measureEcho({ warmupMs: 500, windowMs: 1000, windows: 2, runs: 1 })));
+  console.log(markdownTable(await measureEcho({ warmupMs: 500, windowMs: 1000, windows: 2, runs: 2 })));
 }
