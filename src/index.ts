@@ -65,6 +65,7 @@ export { type ShutdownOptions, type ShutdownResult, shutdown } from './node/shut
 export { linkSocket, SocketLink, type SocketLinkOptions } from './node/socket-link.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
 export { CloseCode, Opcode } from './protocol/opcodes.js';
+export { PreparedMessage, prepareMessage } from './protocol/prepared-message.js';
 export {
   type BinaryType,
   // The driver's CloseEvent type keeps its name (websocket-driver compatibility); these are the DOM-style classes.

@@ -8,6 +8,7 @@ import { openHttp2ClientTransport } from './node/http2-client.js';
 import { MAX_CLOSE_REASON_BYTES } from './protocol/close.js';
 import { isToken } from './protocol/http-head.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD } from './protocol/opcodes.js';
+import { PreparedMessage } from './protocol/prepared-message.js';
 import { CloseEvent, ErrorEvent, type TypedMessageEvent } from './websocket-events.js';
 import { MessageIterator } from './websocket-iterator.js';
 
@@ -73,7 +74,8 @@ export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
 export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
 
 /** What `send()` accepts, as in the standard. */
-export type SendableData = string | ArrayBuffer | ArrayBufferView | Blob;
+/** What send() takes: the standard's types, and a message framed once for many sockets (`prepareMessage`). */
+export type SendableData = string | ArrayBuffer | ArrayBufferView | Blob | PreparedMessage;
 
 /**
  * Options of `new WebSocket(url, protocols, options)`: those of `connect()`. `http2` may be `'require'`
@@ -337,6 +339,7 @@ export class WebSocket extends EventTarget {
    * connecting; after closing began, only counts the bytes (as the standard says). A Blob is read first;
    * messages sent after it wait for it, so order is kept. ArrayBuffers and views are not copied: do not
    * change them until `bufferedAmount` says they left. `compress: false` skips permessage-deflate.
+   * A `PreparedMessage` (`prepareMessage(data)`) is framed once for all the sockets it is sent to.
    *
    * Not in the standard (which returns nothing): returns `true` while the socket's write buffer is below
    * its high-water mark, `false` once it is past it (then a 'drain' event follows when it has emptied)
@@ -354,7 +357,8 @@ export class WebSocket extends EventTarget {
   send(data: SendableData, options: { compress?: boolean } = {}): boolean {
     const state = this.readyState;
     if (state === 0) throw new DOMException('The WebSocket is still connecting', 'InvalidStateError');
-    const message = typeof data === 'string' || isBinary(data) ? data : String(data);
+    const message =
+      typeof data === 'string' || isBinary(data) || data instanceof PreparedMessage ? data : String(data);
     if (state !== 1) {
       this.bytesAfterClose += byteLengthOf(message);
       return false;
@@ -673,8 +677,12 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
   }
 
-  private sendNow(data: string | ArrayBuffer | ArrayBufferView, compress: boolean): void {
+  private sendNow(data: string | ArrayBuffer | ArrayBufferView | PreparedMessage, compress: boolean): void {
     const driver = this.driver;
+    if (data instanceof PreparedMessage) {
+      driver.sendPrepared(data, compress ? undefined : NO_COMPRESSION);
+      return;
+    }
     const payload = typeof data === 'string' ? data : toBuffer(data);
     if (!compress) driver.send(payload, { compress: false });
     else if (typeof payload === 'string') driver.text(payload);
@@ -686,7 +694,7 @@ export class WebSocket extends EventTarget {
     try {
       for (let queue = this.sendQueue; queue !== undefined && queue.length > 0; queue = this.sendQueue) {
         const item = queue[0]!;
-        let data: string | ArrayBuffer | ArrayBufferView;
+        let data: string | ArrayBuffer | ArrayBufferView | PreparedMessage;
         if (item.data instanceof Blob) {
           try {
             data = await item.data.arrayBuffer();
@@ -767,9 +775,12 @@ function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView | Blob {
   return data instanceof ArrayBuffer || ArrayBuffer.isView(data) || data instanceof Blob;
 }
 
+const NO_COMPRESSION = { compress: false } as const;
+
 function byteLengthOf(data: SendableData): number {
   if (typeof data === 'string') return Buffer.byteLength(data, 'utf8');
   if (data instanceof Blob) return data.size;
+  if (data instanceof PreparedMessage) return data.data.length;
   return data.byteLength;
 }
 

@@ -10,6 +10,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { RSV1, RSV2, RSV3 } from '../protocol/frame.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/opcodes.js';
+import type { PreparedMessage } from '../protocol/prepared-message.js';
 import { IOStream, MessagesStream, type StreamDriver } from './streams.js';
 
 /** Options every driver takes (websocket-driver's, plus hybi's). */
@@ -265,6 +266,22 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       return true;
     }
     return this.sendNow(opcode, data, compress);
+  }
+
+  /**
+   * Sends a message framed once for many connections (`prepareMessage`): a server writes its shared
+   * bytes. With an extension negotiated (permessage-deflate) the message goes through it like any
+   * other, since its bytes depend on this connection; `compress: false` opts this one out.
+   */
+  sendPrepared(message: PreparedMessage, options?: { compress?: boolean }): boolean {
+    const compress = options?.compress !== false;
+    if (this.readyState !== 1 || this.extensions.isActive) {
+      return this.send(message.opcode, message.data, compress);
+    }
+    const connection = this.connection!;
+    if (!connection.canSend) return false;
+    this.write(connection.sendPrepared(message));
+    return true;
   }
 
   /** Sends a ping; `callback` runs when a pong with the same payload arrives. */

@@ -13,6 +13,7 @@ import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
+import { PreparedMessage, prepareMessage } from '../protocol/prepared-message.js';
 import type { WebSocket } from '../websocket.js';
 import { admit, needsAdmission, type PreparedOptions, prepareOptions, VerifyHookError } from './admission.js';
 import type { HeartbeatOptions } from './heartbeat.js';
@@ -301,6 +302,33 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.ownServer = undefined;
     }
     this.httpServer?.on('upgrade', this.onUpgrade);
+  }
+
+  /**
+   * Sends one message to every open client, or to those `filter` accepts, framed once for all of them
+   * (see `prepareMessage`); clients with permessage-deflate negotiated compress it each for itself.
+   * Returns how many clients it was sent to. Like `send()`, it never waits: a client whose buffer is
+   * past its high-water mark still gets the message queued (watch `bufferedAmount` for slow readers).
+   *
+   * @example
+   * ```ts
+   * wss.broadcast(JSON.stringify(update), { filter: (socket) => socket !== sender });
+   * ```
+   */
+  broadcast(
+    data: string | Uint8Array | PreparedMessage,
+    options: { compress?: boolean; filter?: (socket: WebSocket) => boolean } = {},
+  ): number {
+    const message = data instanceof PreparedMessage ? data : prepareMessage(data);
+    const sendOptions = { compress: options.compress !== false };
+    const filter = options.filter;
+    let count = 0;
+    for (const client of this.clients) {
+      if (client.readyState !== 1 || (filter !== undefined && !filter(client))) continue;
+      client.send(message, sendOptions);
+      count++;
+    }
+    return count;
   }
 
   /** The listening address of the underlying server (null before 'listening' or without one). */

@@ -7,6 +7,7 @@ import { FrameParser } from './frame-parser.js';
 import { applyMaskUnchecked, copyMasked, MaskKeyPool } from './mask.js';
 import { MessageAssembler, type MessageHandler } from './message.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './opcodes.js';
+import type { PreparedMessage } from './prepared-message.js';
 import { decodeUtf8 } from './utf8.js';
 
 /** Which end of the connection this is. Clients mask what they send and expect unmasked frames. */
@@ -241,6 +242,16 @@ export class Connection implements MessageHandler {
   sendBinary(data: Uint8Array, rsvBits = 0): Buffer[] {
     this.assertCanSendData(Opcode.Binary, true);
     return this.encodeFrame(Opcode.Binary, data, true, rsvBits);
+  }
+
+  /**
+   * A message framed once for many connections (see `prepareMessage`): a server returns its shared
+   * frame as it is; a masking client frames the payload with its own key.
+   */
+  sendPrepared(message: PreparedMessage): readonly Buffer[] {
+    this.assertCanSendData(message.opcode, true);
+    if (this.isMasking) return this.encodeFrame(message.opcode, message.data, true, 0);
+    return message.frame;
   }
 
   /**

@@ -27,4 +27,5 @@ export {
 } from './http-head.js';
 export { applyMask, copyMasked, MaskKeyPool } from './mask.js';
 export { CloseCode, isControlOpcode, isKnownOpcode, isValidCloseCode, Opcode } from './opcodes.js';
+export { PreparedMessage, prepareMessage } from './prepared-message.js';
 export { isValidUtf8, Utf8Validator } from './utf8.js';

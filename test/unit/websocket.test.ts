@@ -683,3 +683,45 @@ describe('WebSocketServer', () => {
     expect(seen).toEqual(['/room', 'secret', '/', 'undefined']);
   });
 });
+
+describe('WebSocketServer#broadcast', () => {
+  function nextMessage(socket: WebSocket): Promise<unknown> {
+    return once(socket, 'message').then(([event]) => (event as MessageEvent).data);
+  }
+
+  it('reaches every open client, compressed or not, and skips those the filter refuses', async () => {
+    const { server, url } = await startServer({ perMessageDeflate: true }, () => {});
+    const plain = await open(url, { perMessageDeflate: false });
+    const compressed = await open(url, { perMessageDeflate: true });
+    const excluded = await open(url, { perMessageDeflate: false });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server.clients.size).toBe(3);
+    expect(compressed.extensions).toContain('permessage-deflate');
+    const serverSideOf = new Map([...server.clients].map((socket, index) => [socket, index]));
+    const refused = [...serverSideOf.keys()][2];
+    const arrivals = Promise.all([nextMessage(plain), nextMessage(compressed)]);
+    let excludedGotOne = false;
+    excluded.addEventListener('message', () => {
+      excludedGotOne = true;
+    });
+    const text = 'news for all, '.repeat(100);
+    expect(server.broadcast(text, { filter: (socket) => socket !== refused })).toBe(2);
+    expect(await arrivals).toEqual([text, text]);
+    // A ping round trip after the broadcast: had the excluded client been sent the message, it came first.
+    expect(await excluded.ping()).toBe(true);
+    expect(excludedGotOne).toBe(false);
+  });
+
+  it('sends binary as binary, and nothing to clients that are closing', async () => {
+    const { server, url } = await startServer({}, () => {});
+    const first = await open(url);
+    const second = await open(url);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const [closing] = [...server.clients];
+    closing!.close();
+    const arrival = nextMessage(second);
+    expect(server.broadcast(new Uint8Array([9, 8, 7]))).toBe(1);
+    expect([...((await arrival) as Buffer)]).toEqual([9, 8, 7]);
+    await closed(first);
+  });
+});
