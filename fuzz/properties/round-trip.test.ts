@@ -1,11 +1,13 @@
 // Owns the round-trip properties: any messages, fragmented and interleaved with control frames, sent by a
-// hybi client and read back by a hybi server in any chunking, come out the same, with one pong per ping.
+// hybi client and read back by a hybi server in any chunking, come out the same, with one pong per ping;
+// and a message prepared once (prepareMessage) reads back the same from every connection.
 
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { Connection, type ConnectionEvent } from '../../src/protocol/connection.js';
+import { prepareMessage } from '../../src/protocol/prepared-message.js';
 import { type ChunkSplitter, chunkSplitterArbitrary, splitChunks } from '../arbitraries/chunks.js';
-import { messageBytes } from '../arbitraries/messages.js';
+import { messageArbitrary, messageBytes } from '../arbitraries/messages.js';
 import {
   type ExpectedEvent,
   type PlanStep,
@@ -106,5 +108,35 @@ fuzzTest(
       ),
       chunkSplitterArbitrary({ allowBytewise: false }),
       roundTrip,
+    ),
+);
+
+fuzzTest(
+  'round trip: a prepared message is the same bytes on every server connection and reads back whole, in any chunking',
+  { runs: 300, file: import.meta.url },
+  () =>
+    fc.property(
+      messageArbitrary({ maxLargeLength: 200_000 }),
+      chunkSplitterArbitrary({ allowBytewise: false }),
+      (message, splitter) => {
+        const prepared = prepareMessage(message.data);
+        const first = new Connection({ role: 'server' }).sendPrepared(prepared);
+        const second = new Connection({ role: 'server' }).sendPrepared(prepared);
+        expect(first.every((buffer, index) => buffer === second[index])).toBe(true);
+        // What a server sends and what a (masking) client sends are each read back as the message.
+        const masked = new Connection({ role: 'client' }).sendPrepared(prepared);
+        for (const [bytes, reader] of [
+          [first, new Connection({ role: 'client' })],
+          [masked, new Connection({ role: 'server' })],
+        ] as const) {
+          const events = splitChunks(Buffer.concat(bytes), splitter).flatMap((chunk) =>
+            reader.receive(chunk),
+          );
+          expect(events).toHaveLength(1);
+          const [event] = events;
+          if (message.type === 'text') expect(event).toEqual({ type: 'text', data: message.data });
+          else expect(event?.type === 'binary' && event.data.equals(message.data)).toBe(true);
+        }
+      },
     ),
 );
