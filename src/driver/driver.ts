@@ -167,6 +167,15 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     this.io.emit('drain');
   }
 
+  /**
+   * Lets go of `headers` (they become `{}`): for an adapter that handed the request to the application
+   * already and keeps the driver for the connection's life. A browser's request headers (cookies,
+   * user agent) are most of the memory a server driver would otherwise keep per idle connection.
+   */
+  forgetHeaders(): void {
+    this.headers = {};
+  }
+
   /** @internal The messages stream, if the application has made it. */
   get existingMessages(): MessagesStream | undefined {
     return this.messagesStream;

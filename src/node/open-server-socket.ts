@@ -26,5 +26,8 @@ export function openServerSocket(driver: Driver, transport: WebSocketTransport):
   driver.off('error', onError);
   driver.off('open', onOpen);
   if (!hasOpened) throw failure ?? new HandshakeError(400, 'The WebSocket handshake failed');
+  // The application gets the request with the socket ('connection', acceptUpgrade's caller); the socket
+  // itself never reads the request headers again.
+  driver.forgetHeaders();
   return socket;
 }
