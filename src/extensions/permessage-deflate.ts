@@ -38,6 +38,8 @@ export type { PerMessageDeflateOptions } from './permessage-deflate-options.js';
  * receivers append it again before inflating.
  */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Compressed messages up to this size are copied once to carry the trailer in the same zlib write. */
+const JOIN_TRAILER_LIMIT = 64 * 1024;
 /**
  * The window-bits-8 decision, both ways.
  *
@@ -263,12 +265,17 @@ export class PerMessageDeflateSession {
     const inflater = this.inflater ?? this.createInflater();
     const data = job.message.data;
     const consumedBefore = inflater.bytesWritten;
-    inflater.write(data);
-    // RFC 7692 §7.2.2: append 00 00 ff ff before inflating. A second write instead of a concatenation,
-    // so a large frame is not copied.
-    inflater.write(TRAILER, (error) =>
-      this.onInflated(inflater, job, inflater.bytesWritten - consumedBefore, error ?? null),
-    );
+    const onWritten = (error: Error | null | undefined): void =>
+      this.onInflated(inflater, job, inflater.bytesWritten - consumedBefore, error ?? null);
+    // RFC 7692 §7.2.2: append 00 00 ff ff before inflating. Each write is one trip to libuv's thread
+    // pool, which costs more than copying a small message: small ones are joined with the trailer (one
+    // trip), large ones written twice, so that they are not copied.
+    if (data.length <= JOIN_TRAILER_LIMIT) {
+      inflater.write(Buffer.concat([data, TRAILER], data.length + TRAILER.length), onWritten);
+    } else {
+      inflater.write(data);
+      inflater.write(TRAILER, onWritten);
+    }
   }
 
   private onInflated(inflater: InflateRaw, job: MessageJob, consumed: number, error: Error | null): void {

@@ -12,8 +12,8 @@ function seededBytes(length: number, seed: number): Buffer {
 }
 
 import { createRequire } from 'node:module';
-import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { deflateRawSync, InflateRaw, constants as zlibConstants } from 'node:zlib';
+import { describe, expect, it, vi } from 'vitest';
 import type {
   ClientExtensionSession,
   Extension,
@@ -402,6 +402,8 @@ describe('compressing and inflating (RFC 7692 §6, §7.2)', () => {
     ['binary', randomBytes(5000), Opcode.Binary],
     ['an empty message', Buffer.alloc(0), Opcode.Text],
     ['1 MiB', sampleText(1 << 20, 11), Opcode.Binary],
+    // Incompressible: its compressed form stays over 64 KiB, so the trailer goes in a second zlib write.
+    ['200 KB of random bytes', randomBytes(200_000), Opcode.Binary],
   ])('round-trips %s from client to server and back', async (_label, data, opcode) => {
     const { client, server } = negotiate({ threshold: 0 }, { threshold: 0 });
     const sent = await processOutgoing(client, textMessage(data, { opcode }));
@@ -415,6 +417,26 @@ describe('compressing and inflating (RFC 7692 §6, §7.2)', () => {
     expectSameBytes((await processIncoming(client, reply)).data, data);
     client.close();
     server.close();
+  });
+
+  it('inflates a small message in one zlib write (one thread-pool trip), a large one in two', async () => {
+    const { client, server } = negotiate({ threshold: 0 }, { threshold: 0 });
+    const writes = vi.spyOn(InflateRaw.prototype, 'write');
+    try {
+      for (const [data, expectedWrites] of [
+        [Buffer.from('small and compressible '.repeat(50)), 1],
+        [randomBytes(100_000), 2],
+      ] as const) {
+        const sent = await processOutgoing(client, textMessage(data, { opcode: Opcode.Binary }));
+        writes.mockClear();
+        expectSameBytes((await processIncoming(server, sent)).data, data);
+        expect(writes).toHaveBeenCalledTimes(expectedWrites);
+      }
+    } finally {
+      writes.mockRestore();
+      client.close();
+      server.close();
+    }
   });
 
   it('sends an empty message as the single octet 0x00 (§7.2.3.6), also after earlier messages', async () => {
