@@ -73,8 +73,7 @@ export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
 /** A received message as handed to the application: a string for text, binary as `binaryType` says. */
 export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
 
-/** What `send()` accepts, as in the standard. */
-/** What send() takes: the standard's types, and a message framed once for many sockets (`prepareMessage`). */
+/** What `send()` accepts: the standard's types, and a message framed once for many sockets (`prepareMessage`). */
 export type SendableData = string | ArrayBuffer | ArrayBufferView | Blob | PreparedMessage;
 
 /**
