@@ -15,6 +15,23 @@ export interface ClientDriverOptions extends DriverOptions {
   headers?: Readonly<Record<string, string>>;
 }
 
+/**
+ * The headers a client's handshake carries: the application's, plus Basic credentials from the URL's
+ * userinfo (RFC 7617) unless the application set Authorization itself, in whatever letter case.
+ */
+export function handshakeHeaders(
+  custom: Record<string, string> | undefined,
+  url: URL,
+): Record<string, string> {
+  const headers: Record<string, string> = { ...custom };
+  const hasAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+  if (url.username !== '' && !hasAuthorization) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+  }
+  return headers;
+}
+
 /** Parses and checks a ws:/wss: URL (http:/https: are accepted and mapped, as browsers do). */
 export function parseWebSocketUrl(url: string | URL): URL {
   const parsed = new URL(typeof url === 'string' ? url : url.href);
@@ -53,17 +70,12 @@ export class ClientDriver extends Driver {
     if (this.readyState !== 0 || this.hasStarted) return false;
     this.hasStarted = true;
     const options = this.options as ClientDriverOptions;
-    const headers: Record<string, string> = { ...this.customHeaders };
-    const { username, password } = this.parsedUrl;
-    if (username !== '' && headers.Authorization === undefined) {
-      const credentials = `${decodeURIComponent(username)}:${decodeURIComponent(password)}`;
-      headers.Authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-    }
+    const headers = handshakeHeaders(this.customHeaders, this.parsedUrl);
     this.write([
       buildClientRequest({
         url: this.parsedUrl,
         key: this.key,
-        protocols: this.offeredProtocols(),
+        protocols: this.configuredProtocols,
         extensionHeader: this.extensions.generateOffer(),
         origin: options.origin,
         headers,
@@ -88,7 +100,7 @@ export class ClientDriver extends Driver {
     const head = result.head;
     this.statusCode = head.statusCode;
     this.headers = head.headers;
-    const check = validateServerResponse(head, { key: this.key, protocols: this.offeredProtocols() });
+    const check = validateServerResponse(head, { key: this.key, protocols: this.configuredProtocols });
     if (!check.ok) {
       this.failHandshake(check.error);
       return;
@@ -104,11 +116,5 @@ export class ClientDriver extends Driver {
     this.protocol = check.protocol ?? '';
     this.holdInput(result.rest);
     this.open();
-  }
-
-  private offeredProtocols(): readonly string[] {
-    const protocols = this.options.protocols;
-    if (protocols === undefined) return [];
-    return typeof protocols === 'string' ? [protocols] : protocols;
   }
 }

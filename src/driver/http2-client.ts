@@ -10,7 +10,7 @@ import {
   validateExtendedConnectResponse,
 } from '../protocol/extended-connect.js';
 import { CloseCode } from '../protocol/opcodes.js';
-import { type ClientDriverOptions, parseWebSocketUrl } from './client.js';
+import { type ClientDriverOptions, handshakeHeaders, parseWebSocketUrl } from './client.js';
 import { Driver } from './driver.js';
 
 /** How the driver sends its request: the adapter opens a stream with `headers` as its HEADERS frame. */
@@ -52,16 +52,11 @@ export class Http2ClientDriver extends Driver {
     if (this.readyState !== 0 || this.hasStarted) return false;
     this.hasStarted = true;
     const options = this.options as ClientDriverOptions;
-    const headers: Record<string, string> = { ...this.customHeaders };
-    const { username, password } = this.parsedUrl;
-    if (username !== '' && !Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
-      const credentials = `${decodeURIComponent(username)}:${decodeURIComponent(password)}`;
-      headers.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-    }
+    const headers = handshakeHeaders(this.customHeaders, this.parsedUrl);
     this.request(
       buildExtendedConnectRequest({
         url: this.parsedUrl,
-        protocols: this.offeredProtocols(),
+        protocols: this.configuredProtocols,
         extensionHeader: this.extensions.generateOffer(),
         origin: options.origin,
         headers,
@@ -84,7 +79,7 @@ export class Http2ClientDriver extends Driver {
       copy[name] = typeof value === 'number' ? String(value) : value;
     }
     this.headers = copy;
-    const check = validateExtendedConnectResponse(headers, { protocols: this.offeredProtocols() });
+    const check = validateExtendedConnectResponse(headers, { protocols: this.configuredProtocols });
     if (!check.ok) return this.failHandshake(check.error);
     try {
       this.extensions.activate(check.extensionHeader);
@@ -103,11 +98,5 @@ export class Http2ClientDriver extends Driver {
   protected receiveHandshakeBytes(chunk: Buffer): void {
     // node:http2 delivers the response's HEADERS before its DATA; anything earlier waits for open().
     if (this.hasStarted) this.holdInput(chunk);
-  }
-
-  private offeredProtocols(): readonly string[] {
-    const protocols = this.options.protocols;
-    if (protocols === undefined) return [];
-    return typeof protocols === 'string' ? [protocols] : protocols;
   }
 }

@@ -271,6 +271,21 @@ describe('client driver', () => {
     expect(driver.statusCode).toBe(101);
   });
 
+  it("sends the URL's credentials as Basic authorization, unless an Authorization header was set in any case", () => {
+    const fromUrl = hybi.client('ws://al%20ice:s%3Ecret@example.com/');
+    const written = output(fromUrl);
+    fromUrl.start();
+    const request = written().toString('latin1');
+    expect(request).toContain(`authorization: Basic ${Buffer.from('al ice:s>cret').toString('base64')}`);
+
+    const own = hybi.client('ws://alice:secret@example.com/', { headers: { authorization: 'Bearer token' } });
+    const ownWritten = output(own);
+    own.start();
+    const ownRequest = ownWritten().toString('latin1');
+    expect(ownRequest.match(/^authorization:/gim)).toHaveLength(1);
+    expect(ownRequest).toContain('authorization: Bearer token');
+  });
+
   it('fails with an error naming the problem on a wrong Sec-WebSocket-Accept', () => {
     const driver = hybi.client('ws://example.com/');
     const seen = events(driver);
