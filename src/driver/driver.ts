@@ -3,12 +3,12 @@
 
 import { EventEmitter } from 'node:events';
 import type { Extension, ExtensionMessage } from '../extensions/extension.js';
-import { Extensions } from '../extensions/extensions.js';
+import { ExtensionNegotiationError, Extensions } from '../extensions/extensions.js';
 import { type PerMessageDeflateOptions, permessageDeflate } from '../extensions/permessage-deflate.js';
 import { Connection, type ConnectionEvent, DEFAULT_MAX_LENGTH, type Role } from '../protocol/connection.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { HandshakeError, ProtocolError } from '../protocol/errors.js';
 import { RSV1, RSV2, RSV3 } from '../protocol/frame.js';
-import { assertSafeHeader } from '../protocol/handshake.js';
+import { assertSafeHeader, selectSubprotocol } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/opcodes.js';
 import type { PreparedMessage } from '../protocol/prepared-message.js';
 import { IOStream, MessagesStream, type StreamDriver } from './streams.js';
@@ -370,6 +370,34 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   }
 
   // --- for subclasses ------------------------------------------------------------------------
+
+  /** The `protocols` option as a list: what a client offers, or what a server accepts, in its order. */
+  protected get configuredProtocols(): readonly string[] {
+    const protocols = this.options.protocols;
+    if (protocols === undefined) return [];
+    return typeof protocols === 'string' ? [protocols] : protocols;
+  }
+
+  /**
+   * The server's half of the negotiation (RFC 6455 §4.2.2, over HTTP/1.1 or HTTP/2): picks the
+   * subprotocol from the client's offer (and sets `protocol`) and answers its extension offer. Returns
+   * what the response carries, or the 400 to answer when the extension offer cannot be negotiated.
+   */
+  protected negotiateAsServer(
+    offeredProtocols: readonly string[],
+    extensionOffer: string | undefined,
+  ): { protocol: string | undefined; extensionHeader: string | undefined } | HandshakeError {
+    const protocol = selectSubprotocol(offeredProtocols, this.configuredProtocols);
+    let extensionHeader: string | undefined;
+    try {
+      extensionHeader = this.extensions.generateResponse(extensionOffer);
+    } catch (error) {
+      if (error instanceof ExtensionNegotiationError) return new HandshakeError(400, error.message);
+      throw error;
+    }
+    this.protocol = protocol ?? '';
+    return { protocol, extensionHeader };
+  }
 
   /** Bytes before the connection opened: the handshake's, or early frames to keep for later. */
   protected abstract receiveHandshakeBytes(chunk: Buffer): void;

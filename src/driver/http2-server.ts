@@ -1,7 +1,6 @@
 // Owns the server side of the RFC 8441 handshake: an extended CONNECT checked and answered with :status 200,
 // subprotocols and extensions negotiated as over HTTP/1.1, then the same protocol driver on the stream.
 
-import { ExtensionNegotiationError } from '../extensions/extensions.js';
 import { HandshakeError } from '../protocol/errors.js';
 import {
   buildExtendedConnectRejection,
@@ -10,7 +9,6 @@ import {
   type Http2HeaderMap,
   validateExtendedConnect,
 } from '../protocol/extended-connect.js';
-import { selectSubprotocol } from '../protocol/handshake.js';
 import { Driver, type DriverOptions } from './driver.js';
 
 /**
@@ -18,11 +16,6 @@ import { Driver, type DriverOptions } from './driver.js';
  * given (a refusal), writes it and ends the stream. Called once, before any WebSocket frame is written.
  */
 export type Http2Respond = (headers: Http2HeaderBlock, body: Buffer | undefined) => void;
-
-function protocolList(protocols: DriverOptions['protocols']): readonly string[] {
-  if (protocols === undefined) return [];
-  return typeof protocols === 'string' ? [protocols] : protocols;
-}
 
 function stringOf(value: string | string[] | number | undefined): string {
   return typeof value === 'string' ? value : '';
@@ -69,16 +62,9 @@ export class Http2ServerDriver extends Driver {
     if (this.readyState !== 0 || this.hasResponded) return false;
     const check = validateExtendedConnect(this.requestHeaders);
     if (!check.ok) return this.reject(check.error);
-    const protocol = selectSubprotocol(check.offeredProtocols, protocolList(this.options.protocols));
-    let extensionHeader: string | undefined;
-    try {
-      extensionHeader = this.extensions.generateResponse(check.extensionHeader);
-    } catch (error) {
-      if (error instanceof ExtensionNegotiationError)
-        return this.reject(new HandshakeError(400, error.message));
-      throw error;
-    }
-    this.protocol = protocol ?? '';
+    const agreed = this.negotiateAsServer(check.offeredProtocols, check.extensionHeader);
+    if (agreed instanceof HandshakeError) return this.reject(agreed);
+    const { protocol, extensionHeader } = agreed;
     this.hasResponded = true;
     // RFC 8441 §5: a 200 accepts; from here the stream is what the TCP connection was to RFC 6455.
     this.respond(

@@ -1,12 +1,10 @@
 // Owns the server side of the opening handshake, for an upgrade request node:http already parsed
 // (`http()`) and for a raw socket whose request head hybi parses itself (`server()`).
 
-import { ExtensionNegotiationError } from '../extensions/extensions.js';
 import { HandshakeError } from '../protocol/errors.js';
 import {
   buildRejectionResponse,
   buildServerResponse,
-  selectSubprotocol,
   type UpgradeRequest,
   validateClientRequest,
 } from '../protocol/handshake.js';
@@ -46,11 +44,6 @@ export function isSecureRequest(request: ServerRequest): boolean {
 function urlOf(request: ServerRequest): string {
   const host = request.headers.host;
   return `${isSecureRequest(request) ? 'wss:' : 'ws:'}//${typeof host === 'string' ? host : ''}${request.url ?? '/'}`;
-}
-
-function protocolList(protocols: DriverOptions['protocols']): readonly string[] {
-  if (protocols === undefined) return [];
-  return typeof protocols === 'string' ? [protocols] : protocols;
 }
 
 /**
@@ -93,16 +86,9 @@ export class ServerDriver extends Driver {
     this.request = undefined;
     const check = validateClientRequest(request);
     if (!check.ok) return this.reject(check.error);
-    const protocol = selectSubprotocol(check.offeredProtocols, protocolList(this.options.protocols));
-    let extensionHeader: string | undefined;
-    try {
-      extensionHeader = this.extensions.generateResponse(check.extensionHeader);
-    } catch (error) {
-      if (error instanceof ExtensionNegotiationError)
-        return this.reject(new HandshakeError(400, error.message));
-      throw error;
-    }
-    this.protocol = protocol ?? '';
+    const agreed = this.negotiateAsServer(check.offeredProtocols, check.extensionHeader);
+    if (agreed instanceof HandshakeError) return this.reject(agreed);
+    const { protocol, extensionHeader } = agreed;
     this.write([
       buildServerResponse({ key: check.key, protocol, extensionHeader, headers: this.customHeaders ?? {} }),
     ]);
