@@ -2,7 +2,7 @@
 
 import { type CloseBody, decodeCloseBody, encodeCloseBody } from './close.js';
 import { ProtocolError } from './errors.js';
-import { encodeFrameHeader, frameHeaderLength } from './frame.js';
+import { encodeFrameHeader, encodeUnmaskedFrame, frameHeaderLength } from './frame.js';
 import { FrameParser } from './frame-parser.js';
 import { applyMaskUnchecked, copyMasked, MaskKeyPool } from './mask.js';
 import { MessageAssembler, type MessageHandler } from './message.js';
@@ -62,8 +62,6 @@ export type ConnectionEvent =
 export const DEFAULT_MAX_LENGTH = 0x3ffffff;
 /** Autobahn 9.x sends 4 MiB in 64-byte fragments: 65,536 must pass; twice that bounds the CPU a peer can burn per message. */
 const DEFAULT_MAX_FRAGMENTS = 131_072;
-/** Below this, a server frame's header and payload are copied into one buffer: one write beats two. */
-const SMALL_FRAME_COPY_LIMIT = 1024;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -430,28 +428,17 @@ export class Connection implements MessageHandler {
   }
 
   private encodeFrame(opcode: number, payload: Uint8Array, isFinal: boolean, rsvBits: number): Buffer[] {
-    const payloadLength = payload.length;
-    const headerLength = frameHeaderLength(payloadLength, this.isMasking);
     const maskingKey = this.nextMaskingKey();
     if (maskingKey !== undefined) {
       // RFC 6455 §5.3: clients mask; copy while masking so the caller's buffer is never changed.
+      const payloadLength = payload.length;
+      const headerLength = frameHeaderLength(payloadLength, true);
       const frame = Buffer.allocUnsafe(headerLength + payloadLength);
       encodeFrameHeader(frame, 0, isFinal, rsvBits, opcode, payloadLength, maskingKey);
       copyMasked(payload, frame, headerLength, maskingKey);
       return [frame];
     }
-    if (payloadLength <= SMALL_FRAME_COPY_LIMIT) {
-      const frame = Buffer.allocUnsafe(headerLength + payloadLength);
-      encodeFrameHeader(frame, 0, isFinal, rsvBits, opcode, payloadLength, undefined);
-      frame.set(payload, headerLength);
-      return [frame];
-    }
-    const header = Buffer.allocUnsafe(headerLength);
-    encodeFrameHeader(header, 0, isFinal, rsvBits, opcode, payloadLength, undefined);
-    const body = Buffer.isBuffer(payload)
-      ? payload
-      : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-    return [header, body];
+    return encodeUnmaskedFrame(opcode, payload, isFinal, rsvBits);
   }
 
   private nextMaskingKey(): Uint8Array | undefined {

@@ -144,3 +144,32 @@ export function decodeFrameHeader(
   }
   return headerLength;
 }
+
+/** Up to this payload size a frame's header and payload are copied into one buffer: one write beats two. */
+const SMALL_FRAME_COPY_LIMIT = 1024;
+
+/**
+ * An unmasked frame (what a server sends, RFC 6455 §5.1) as the buffers to write: one buffer up to 1 KiB
+ * of payload, else the header and the payload itself, not copied.
+ */
+export function encodeUnmaskedFrame(
+  opcode: number,
+  payload: Uint8Array,
+  isFinal: boolean,
+  rsvBits: number,
+): Buffer[] {
+  const payloadLength = payload.length;
+  const headerLength = frameHeaderLength(payloadLength, false);
+  if (payloadLength <= SMALL_FRAME_COPY_LIMIT) {
+    const frame = Buffer.allocUnsafe(headerLength + payloadLength);
+    encodeFrameHeader(frame, 0, isFinal, rsvBits, opcode, payloadLength, undefined);
+    frame.set(payload, headerLength);
+    return [frame];
+  }
+  const header = Buffer.allocUnsafe(headerLength);
+  encodeFrameHeader(header, 0, isFinal, rsvBits, opcode, payloadLength, undefined);
+  const body = Buffer.isBuffer(payload)
+    ? payload
+    : Buffer.from(payload.buffer, payload.byteOffset, payloadLength);
+  return [header, body];
+}

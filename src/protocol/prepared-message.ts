@@ -1,10 +1,7 @@
 // Owns messages framed once for many connections: a broadcast writes the same bytes to every socket.
 
-import { encodeFrameHeader, frameHeaderLength } from './frame.js';
+import { encodeUnmaskedFrame } from './frame.js';
 import { Opcode } from './opcodes.js';
-
-/** Up to this payload size the header and payload are one buffer (one write), as Connection does. */
-const SMALL_FRAME_COPY_LIMIT = 1024;
 
 /**
  * A whole message framed once, as a server sends it. RFC 6455 §5.1: servers never mask, so the frame
@@ -35,17 +32,7 @@ export class PreparedMessage {
     }
     this.opcode = opcode;
     this.data = data;
-    const headerLength = frameHeaderLength(data.length, false);
-    if (data.length <= SMALL_FRAME_COPY_LIMIT) {
-      const frame = Buffer.allocUnsafe(headerLength + data.length);
-      encodeFrameHeader(frame, 0, true, 0, opcode, data.length, undefined);
-      frame.set(data, headerLength);
-      this.frame = [frame];
-    } else {
-      const header = Buffer.allocUnsafe(headerLength);
-      encodeFrameHeader(header, 0, true, 0, opcode, data.length, undefined);
-      this.frame = [header, data];
-    }
+    this.frame = encodeUnmaskedFrame(opcode, data, true, 0);
   }
 }
 
