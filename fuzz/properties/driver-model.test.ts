@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import * as hybi from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
+import { upgradeRequest } from '../../test/support/upgrade-request.js';
 import { type ChunkSplitter, chunkSplitterArbitrary, splitChunks } from '../arbitraries/chunks.js';
 import { closeReasonArbitrary, validCloseCodeArbitrary } from '../arbitraries/close.js';
 import { encodeFrame, FrameOpcode } from '../arbitraries/frames.js';
@@ -50,8 +51,6 @@ interface Real {
   violations: string[];
 }
 
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-
 function describeMessage(message: Message): string {
   return message.type === 'text' ? `text ${JSON.stringify(message.data)}` : `binary ${hex(message.data)}`;
 }
@@ -62,18 +61,7 @@ function closeEntry(code: number | undefined, reason: string): LogEntry {
 }
 
 function createReal(): Real {
-  const driver = hybi.http({
-    method: 'GET',
-    url: '/',
-    httpVersion: '1.1',
-    headers: {
-      host: 'example.com',
-      upgrade: 'websocket',
-      connection: 'Upgrade',
-      'sec-websocket-key': KEY,
-      'sec-websocket-version': '13',
-    },
-  });
+  const driver = hybi.http(upgradeRequest());
   const real: Real = {
     driver,
     peer: new Connection({ role: 'client' }),

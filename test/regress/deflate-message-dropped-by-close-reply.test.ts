@@ -4,8 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as hybi from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
-
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+import { upgradeRequest } from '../support/upgrade-request.js';
 
 describe('a peer close during compression', () => {
   // Found by fuzz/properties/driver-pair.test.ts: the server echoed a message (send() returned true), the
@@ -15,22 +14,9 @@ describe('a peer close during compression', () => {
   // same message is written before the reply. Fixed: the driver now sends the reply itself, after messages
   // in flight, as a locally started close already did (RFC 6455 §5.5.1 lets the reply wait for them).
   it('writes a message still being compressed before the close reply', async () => {
-    const driver = hybi.http(
-      {
-        method: 'GET',
-        url: '/',
-        httpVersion: '1.1',
-        headers: {
-          host: 'example.com',
-          upgrade: 'websocket',
-          connection: 'Upgrade',
-          'sec-websocket-key': KEY,
-          'sec-websocket-version': '13',
-          'sec-websocket-extensions': 'permessage-deflate',
-        },
-      },
-      { perMessageDeflate: { threshold: 0 } },
-    );
+    const driver = hybi.http(upgradeRequest({ 'sec-websocket-extensions': 'permessage-deflate' }), {
+      perMessageDeflate: { threshold: 0 },
+    });
     const written: Buffer[] = [];
     driver.io.on('data', (chunk: Buffer) => written.push(Buffer.from(chunk)));
     driver.start();

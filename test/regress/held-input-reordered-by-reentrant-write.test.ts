@@ -4,23 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as hybi from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
-
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-
-function upgradeRequest() {
-  return {
-    method: 'GET',
-    url: '/',
-    httpVersion: '1.1',
-    headers: {
-      host: 'example.com',
-      upgrade: 'websocket',
-      connection: 'Upgrade',
-      'sec-websocket-key': KEY,
-      'sec-websocket-version': '13',
-    },
-  };
-}
+import { upgradeRequest } from '../support/upgrade-request.js';
 
 describe('frames held before open', () => {
   // Found by fuzz/properties/driver-pair.test.ts with synchronous wiring: a client that sends in its 'open'

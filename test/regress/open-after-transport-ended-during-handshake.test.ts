@@ -3,8 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import * as hybi from '../../src/index.js';
-
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+import { upgradeRequest } from '../support/upgrade-request.js';
 
 describe('the transport ending during the 101 response', () => {
   // Found by fuzz/properties/driver-pair.test.ts (synchronous wiring, transport cut from the client's 'open'
@@ -13,18 +12,7 @@ describe('the transport ending during the 101 response', () => {
   // readyState 1 again, held frames parsed and frames written after the close. Fixed: Driver.open()
   // (src/driver/driver.ts) now returns at once unless readyState is still 0.
   it('reports close 1006 once and never opens or writes afterwards', () => {
-    const driver = hybi.http({
-      method: 'GET',
-      url: '/',
-      httpVersion: '1.1',
-      headers: {
-        host: 'example.com',
-        upgrade: 'websocket',
-        connection: 'Upgrade',
-        'sec-websocket-key': KEY,
-        'sec-websocket-version': '13',
-      },
-    });
+    const driver = hybi.http(upgradeRequest());
     const seen: string[] = [];
     driver.io.on('data', (chunk: Buffer) => {
       const isResponse = chunk.toString('latin1').startsWith('HTTP/1.1 101');

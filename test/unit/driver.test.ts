@@ -3,27 +3,15 @@ import type { Extension, ExtensionMessage, MessageCallback } from '../../src/ext
 import * as hybi from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
 import { computeAcceptKey } from '../../src/protocol/handshake.js';
+import { UPGRADE_KEY as KEY, upgradeRequest } from '../support/upgrade-request.js';
 
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-
-function upgradeRequest(headers: Record<string, string> = {}) {
-  return {
-    method: 'GET',
-    url: '/chat',
-    httpVersion: '1.1',
-    headers: {
-      host: 'example.com',
-      upgrade: 'websocket',
-      connection: 'Upgrade',
-      'sec-websocket-key': KEY,
-      'sec-websocket-version': '13',
-      ...headers,
-    },
-  };
+/** The tests' request targets /chat. */
+function chatRequest(headers: Record<string, string> = {}) {
+  return upgradeRequest(headers, '/chat');
 }
 
 function rawRequest(headers: Record<string, string> = {}): string {
-  const lines = Object.entries(upgradeRequest(headers).headers).map(([name, value]) => `${name}: ${value}`);
+  const lines = Object.entries(chatRequest(headers).headers).map(([name, value]) => `${name}: ${value}`);
   return `GET /chat HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
 }
 
@@ -51,7 +39,7 @@ function events(driver: hybi.Driver) {
 
 describe('server driver from a node:http request', () => {
   it('answers 101 with the RFC 6455 §1.3 accept key and opens', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const written = output(driver);
     const seen = events(driver);
     expect(driver.start()).toBe(true);
@@ -66,7 +54,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('answers 426 with Sec-WebSocket-Version: 13 for version 8, then reports error and close', () => {
-    const driver = hybi.http(upgradeRequest({ 'sec-websocket-version': '8' }));
+    const driver = hybi.http(chatRequest({ 'sec-websocket-version': '8' }));
     const written = output(driver);
     const seen = events(driver);
     expect(driver.start()).toBe(false);
@@ -79,14 +67,14 @@ describe('server driver from a node:http request', () => {
   });
 
   it('answers 400 for a key that does not decode to 16 bytes', () => {
-    const driver = hybi.http(upgradeRequest({ 'sec-websocket-key': 'c2hvcnQ=' }));
+    const driver = hybi.http(chatRequest({ 'sec-websocket-key': 'c2hvcnQ=' }));
     const written = output(driver);
     driver.start();
     expect(written().toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
   });
 
   it('chooses the subprotocol by the server’s preference', () => {
-    const driver = hybi.http(upgradeRequest({ 'sec-websocket-protocol': 'chat, superchat' }), {
+    const driver = hybi.http(chatRequest({ 'sec-websocket-protocol': 'chat, superchat' }), {
       protocols: ['superchat', 'chat'],
     });
     const written = output(driver);
@@ -96,7 +84,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('writes custom headers and refuses ones that would split the response', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const written = output(driver);
     expect(driver.setHeader('X-Served-By', 'hybi')).toBe(true);
     expect(() => driver.setHeader('X-Evil', 'a\r\nSet-Cookie: x=1')).toThrow(TypeError);
@@ -106,7 +94,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('holds frames written before start() and delivers them after open', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const seen = events(driver);
     driver.io.write(clientBytes((client) => client.sendText('early')));
     expect(seen).toEqual([]);
@@ -115,7 +103,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('queues messages sent before open and sends them after the handshake', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const written = output(driver);
     expect(driver.text('queued')).toBe(true);
     driver.start();
@@ -125,7 +113,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('echoes through the messages stream, answers pings, and runs the closing handshake', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const written = output(driver);
     const seen = events(driver);
     driver.messages.pipe(driver.messages);
@@ -144,7 +132,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('fails with 1002, an error event and a close frame on an unmasked client frame', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const written = output(driver);
     const seen = events(driver);
     driver.start();
@@ -158,7 +146,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('runs a ping callback when the matching pong arrives, and only then', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     driver.start();
     const calls: string[] = [];
     driver.ping('one', () => calls.push('one'));
@@ -170,7 +158,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('reports 1006 when the transport ends without a close handshake', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const seen = events(driver);
     driver.start();
     driver.io.end();
@@ -178,7 +166,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('keeps reading while its own output is full, answering only the latest ping until drain', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     const written = output(driver);
     driver.start();
     written();
@@ -194,7 +182,7 @@ describe('server driver from a node:http request', () => {
   });
 
   it('asks the socket to stop reading while the application has paused messages', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     driver.start();
     driver.messages.pause();
     expect(driver.io.write(clientBytes((client) => client.sendText('a')))).toBe(false);
@@ -209,7 +197,7 @@ describe('server driver from a node:http request', () => {
       return seed & 0xff;
     };
     for (let round = 0; round < 300; round++) {
-      const driver = hybi.http(upgradeRequest());
+      const driver = hybi.http(chatRequest());
       driver.start();
       const bytes = Buffer.alloc(1 + (round % 40), 0);
       for (let index = 0; index < bytes.length; index++) bytes[index] = random();
@@ -336,7 +324,7 @@ describe('client driver', () => {
 
 describe('validateOptions', () => {
   it('throws on an unknown option, like websocket-driver', () => {
-    expect(() => hybi.http(upgradeRequest(), { maxLenght: 10 } as never)).toThrow(
+    expect(() => hybi.http(chatRequest(), { maxLenght: 10 } as never)).toThrow(
       /Unrecognized option: maxLenght/,
     );
     expect(hybi.validateOptions({ a: 1 }, ['a'])).toEqual({ a: 1 });
@@ -382,7 +370,7 @@ function reversingExtension(log: string[]): Extension {
 describe('the extension pipeline in the driver', () => {
   it('delivers messages in wire order even when the extension finishes them out of order', async () => {
     const log: string[] = [];
-    const driver = hybi.http(upgradeRequest({ 'sec-websocket-extensions': 'x-reverse' }));
+    const driver = hybi.http(chatRequest({ 'sec-websocket-extensions': 'x-reverse' }));
     driver.addExtension(reversingExtension(log));
     const received: unknown[] = [];
     const closed = new Promise<void>((resolve) => driver.on('close', () => resolve()));
@@ -404,7 +392,7 @@ describe('the extension pipeline in the driver', () => {
 
   it('writes queued messages before a close requested while they are still being processed', async () => {
     const log: string[] = [];
-    const driver = hybi.http(upgradeRequest({ 'sec-websocket-extensions': 'x-reverse' }));
+    const driver = hybi.http(chatRequest({ 'sec-websocket-extensions': 'x-reverse' }));
     driver.addExtension(reversingExtension(log));
     const written = output(driver);
     driver.start();
@@ -418,7 +406,7 @@ describe('the extension pipeline in the driver', () => {
   });
 
   it('fails with 1002 on RSV1 when only RSV2 was negotiated', () => {
-    const driver = hybi.http(upgradeRequest({ 'sec-websocket-extensions': 'x-reverse' }));
+    const driver = hybi.http(chatRequest({ 'sec-websocket-extensions': 'x-reverse' }));
     driver.addExtension(reversingExtension([]));
     const seen = events(driver);
     driver.start();
@@ -431,7 +419,7 @@ describe('the extension pipeline in the driver', () => {
 
 describe('the messages stream, made on first use', () => {
   it('is not made until asked for, and then carries messages and ends at close', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     driver.start();
     expect(driver.existingMessages).toBeUndefined();
     const received: unknown[] = [];
@@ -448,7 +436,7 @@ describe('the messages stream, made on first use', () => {
   });
 
   it('is made closed when first asked for after the driver closed', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     driver.start();
     driver.io.write(clientBytes((client) => client.sendClose(1000)));
     expect(driver.messages.readable).toBe(false);
@@ -456,7 +444,7 @@ describe('the messages stream, made on first use', () => {
   });
 
   it('pauseInput() makes io.write ask the socket to stop, and resumeInput() emits drain, without the stream', () => {
-    const driver = hybi.http(upgradeRequest());
+    const driver = hybi.http(chatRequest());
     driver.start();
     let drains = 0;
     driver.io.on('drain', () => drains++);

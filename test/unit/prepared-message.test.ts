@@ -7,6 +7,7 @@ import { Connection } from '../../src/protocol/connection.js';
 import { computeAcceptKey } from '../../src/protocol/handshake.js';
 import { Opcode } from '../../src/protocol/opcodes.js';
 import { PreparedMessage, prepareMessage } from '../../src/protocol/prepared-message.js';
+import { UPGRADE_KEY as KEY, upgradeRequest } from '../support/upgrade-request.js';
 
 function received(bytes: readonly Buffer[], role: 'client' | 'server') {
   return new Connection({ role }).receive(Buffer.concat(bytes));
@@ -54,18 +55,9 @@ describe('prepareMessage', () => {
 });
 
 describe('Driver#sendPrepared', () => {
-  const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
   function openServerDriver(extensionOffer?: string) {
-    const headers: Record<string, string> = {
-      host: 'example.com',
-      upgrade: 'websocket',
-      connection: 'Upgrade',
-      'sec-websocket-key': KEY,
-      'sec-websocket-version': '13',
-    };
-    if (extensionOffer !== undefined) headers['sec-websocket-extensions'] = extensionOffer;
     const driver = hybi.http(
-      { method: 'GET', url: '/', httpVersion: '1.1', headers },
+      upgradeRequest(extensionOffer === undefined ? {} : { 'sec-websocket-extensions': extensionOffer }),
       { perMessageDeflate: extensionOffer !== undefined },
     );
     const written: Buffer[] = [];
