@@ -20,6 +20,7 @@ import {
   type SocketLink,
   type SocketLinkOptions,
 } from './socket-link.js';
+import { whenOpen } from './when-open.js';
 
 /** Options of {@link connect} and of `new WebSocket(url, protocols, options)`. */
 export interface ClientOptions {
@@ -306,29 +307,10 @@ export function openClientTransport(url: string | URL, options: ClientOptions): 
  */
 export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocket> {
   if (options.http2 !== undefined && options.http2 !== 'off') return connectAny(url, options);
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, options.protocols, options);
-    let failure: unknown;
-    const onError = (event: { error: unknown }): void => {
-      failure ??= event.error;
-    };
-    const onOpen = (): void => {
-      socket.removeEventListener('error', onError);
-      socket.removeEventListener('close', onClose);
-      resolve(socket);
-    };
-    const onClose = (): void => {
-      socket.removeEventListener('error', onError);
-      socket.removeEventListener('open', onOpen);
-      reject(describeFailure(socket.url, failure));
-    };
-    socket.addEventListener('error', onError);
-    socket.addEventListener('open', onOpen, { once: true });
-    socket.addEventListener('close', onClose, { once: true });
-  });
+  return whenOpen(() => new WebSocket(url, options.protocols, options), describeFailure);
 }
 
-function describeFailure(url: string, failure: unknown): Error {
+function describeFailure(failure: unknown, url: string): Error {
   if (failure instanceof HandshakeError) return failure;
   if (failure instanceof Error) {
     return new Error(`Could not open a WebSocket to ${url}: ${failure.message}`, { cause: failure });

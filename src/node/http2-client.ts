@@ -22,6 +22,7 @@ import { type TransportEvents, WebSocket, type WebSocketTransport } from '../web
 import { type ClientOptions, connect } from './client.js';
 import { validateHeartbeat } from './heartbeat.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
+import { whenOpen } from './when-open.js';
 
 /**
  * Which HTTP a client opens its WebSocket with: `'prefer'` tries HTTP/2 and falls back to the HTTP/1.1
@@ -522,29 +523,12 @@ export function openHttp2ClientTransport(url: string | URL, options: Http2Client
  * ```
  */
 export function connectHttp2(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const parsed = parseWebSocketUrl(url);
-    // A client transport: the WebSocket starts CONNECTING and fires 'open' as `new WebSocket(url)` does,
-    // and holds the frames behind the response until this promise's awaiter has run.
-    const socket = new WebSocket(new Http2ClientTransport(parsed, options));
-    let failure: unknown;
-    const onError = (event: { error: unknown }): void => {
-      failure ??= event.error;
-    };
-    const onOpen = (): void => {
-      socket.removeEventListener('error', onError);
-      socket.removeEventListener('close', onClose);
-      resolve(socket);
-    };
-    const onClose = (): void => {
-      socket.removeEventListener('error', onError);
-      socket.removeEventListener('open', onOpen);
-      reject(describeFailure(parsed, failure));
-    };
-    socket.addEventListener('error', onError);
-    socket.addEventListener('open', onOpen, { once: true });
-    socket.addEventListener('close', onClose, { once: true });
-  });
+  // A client transport: the WebSocket starts CONNECTING and fires 'open' as `new WebSocket(url)` does,
+  // and holds the frames behind the response until this promise's awaiter has run.
+  return whenOpen(
+    () => new WebSocket(new Http2ClientTransport(parseWebSocketUrl(url), options)),
+    describeFailure,
+  );
 }
 
 /**
@@ -585,10 +569,10 @@ export async function connectAny(url: string | URL, options: Http2ClientOptions 
   return opening;
 }
 
-function describeFailure(url: URL, failure: unknown): Error {
+function describeFailure(failure: unknown, url: string): Error {
   if (failure instanceof HandshakeError || failure instanceof Http2UnsupportedError) return failure;
   if (failure instanceof Error) {
-    return new Error(`Could not open a WebSocket to ${url.href}: ${failure.message}`, { cause: failure });
+    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}`, { cause: failure });
   }
-  return new Error(`Could not open a WebSocket to ${url.href}: the stream closed during the handshake`);
+  return new Error(`Could not open a WebSocket to ${url}: the stream closed during the handshake`);
 }

@@ -522,6 +522,16 @@ describe('async iterator', () => {
 });
 
 describe('connect()', () => {
+  it('rejects, rather than throws, for a URL it cannot use, over HTTP/1.1 and HTTP/2 alike', async () => {
+    for (const http2 of ['off', 'require'] as const) {
+      let promise: Promise<WebSocket> | undefined;
+      expect(() => {
+        promise = connect('ftp://example.com/', { http2 });
+      }).not.toThrow();
+      await expect(promise).rejects.toThrow(/ftp/);
+    }
+  });
+
   it('rejects with the HandshakeError of a refused request, status included', async () => {
     const { url } = await startServer({ verifyRequest: () => ({ status: 401, reason: 'who are you?' }) });
     const failure = await connect(url).catch((error: unknown) => error);
