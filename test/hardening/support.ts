@@ -16,6 +16,7 @@ import {
   type WebSocketServerOptions,
 } from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
+import { rawUpgradeRequest } from '../support/upgrade-request.js';
 
 type Cleanup = () => Promise<unknown> | undefined;
 
@@ -146,17 +147,7 @@ export async function startLinkServer(options: SocketLinkOptions, addCleanup: (c
 }
 
 export function upgradeRequest(port: number, headers: Record<string, string> = {}, path = '/'): string {
-  return [
-    `GET ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-    'Sec-WebSocket-Version: 13',
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    '',
-    '',
-  ].join('\r\n');
+  return rawUpgradeRequest(`127.0.0.1:${port}`, path, headers);
 }
 
 const MASK = [0x37, 0xfa, 0x21, 0x3d] as const;

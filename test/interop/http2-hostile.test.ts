@@ -8,6 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocketCloseEvent, WebSocketServer } from '../../src/index.js';
 import { connectHttp2, Http2SessionPool } from '../../src/node/http2-client.js';
+import { rawUpgradeRequest } from '../support/upgrade-request.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -387,10 +388,7 @@ async function overHttp1(port: number, bytes: Buffer): Promise<number> {
     return undefined;
   });
   await once(socket, 'connect');
-  socket.write(
-    'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
+  socket.write(rawUpgradeRequest('localhost'));
   let head = Buffer.alloc(0);
   while (head.indexOf('\r\n\r\n') === -1) {
     const [chunk] = (await once(socket, 'data')) as [Buffer];

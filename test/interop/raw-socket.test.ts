@@ -16,6 +16,7 @@ import {
   type WebSocketCloseEvent,
 } from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
+import { rawUpgradeRequest } from '../support/upgrade-request.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -85,16 +86,7 @@ async function startNetServer(options: AcceptOptions = {}) {
 }
 
 function handshake(port: number, path = '/raw'): string {
-  return [
-    `GET ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-    'Sec-WebSocket-Version: 13',
-    '',
-    '',
-  ].join('\r\n');
+  return rawUpgradeRequest(`127.0.0.1:${port}`, path);
 }
 
 /** The handshake and three frames (text, binary, ping), masked as a client must, in one buffer. */

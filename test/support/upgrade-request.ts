@@ -19,3 +19,18 @@ export function upgradeRequest(headers: Record<string, string> = {}, url = '/') 
     },
   };
 }
+
+/** The same handshake as raw HTTP/1.1 bytes, for tests that write to a socket themselves. */
+export function rawUpgradeRequest(host: string, path = '/', headers: Record<string, string> = {}): string {
+  return [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${host}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${UPGRADE_KEY}`,
+    'Sec-WebSocket-Version: 13',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    '',
+    '',
+  ].join('\r\n');
+}

@@ -17,6 +17,7 @@ import {
   type WebSocketTransport,
 } from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
+import { rawUpgradeRequest } from '../support/upgrade-request.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -341,18 +342,7 @@ describe('backpressure', () => {
       client.destroy();
       return undefined;
     });
-    client.write(
-      [
-        'GET / HTTP/1.1',
-        `Host: 127.0.0.1:${port}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        'Sec-WebSocket-Version: 13',
-        '',
-        '',
-      ].join('\r\n'),
-    );
+    client.write(rawUpgradeRequest(`127.0.0.1:${port}`));
     await once(client, 'data');
     client.pause(); // from here on, the pongs are never read
     const framer = new Connection({ role: 'client' });
@@ -486,16 +476,7 @@ describe('async iterator', () => {
       destroy: () => {},
     }) satisfies WebSocketTransport;
     const socket = new WebSocket(transport);
-    const request = [
-      'GET /chat HTTP/1.1',
-      'Host: example.com',
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      'Sec-WebSocket-Version: 13',
-      '',
-      '',
-    ].join('\r\n');
+    const request = rawUpgradeRequest('example.com', '/chat');
     driver.io.write(Buffer.from(request, 'latin1'));
     driver.start();
     expect(socket.readyState).toBe(WebSocket.OPEN);
@@ -616,18 +597,7 @@ describe('close timeout', () => {
       client.destroy();
       return undefined;
     });
-    client.write(
-      [
-        'GET / HTTP/1.1',
-        `Host: 127.0.0.1:${port}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        'Sec-WebSocket-Version: 13',
-        '',
-        '',
-      ].join('\r\n'),
-    );
+    client.write(rawUpgradeRequest(`127.0.0.1:${port}`));
     const event = await serverClosed.promise;
     expect([event.code, event.wasClean]).toEqual([1006, false]);
   });
