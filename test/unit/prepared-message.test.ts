@@ -79,8 +79,9 @@ describe('Driver#sendPrepared', () => {
   it('compresses it for this connection when permessage-deflate was negotiated', async () => {
     const { driver, written } = openServerDriver('permessage-deflate');
     const text = 'to everyone, '.repeat(200);
+    const compressedFrame = new Promise((resolve) => driver.io.once('data', resolve));
     expect(driver.sendPrepared(prepareMessage(text))).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await compressedFrame;
     const frame = Buffer.concat(written);
     // RSV1 set (RFC 7692 §6) and far fewer bytes than the text.
     expect(frame[0]).toBe(0xc1);

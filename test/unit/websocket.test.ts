@@ -669,16 +669,21 @@ describe('WebSocketServer#broadcast', () => {
     return once(socket, 'message').then(([event]) => (event as MessageEvent).data);
   }
 
+  /** A server whose server-side sockets arrive in `accepted`, in connection order. */
+  async function broadcastServer(options: ConstructorParameters<typeof WebSocketServer>[0] = {}) {
+    const accepted: WebSocket[] = [];
+    const started = await startServer(options, (socket) => accepted.push(socket));
+    return { ...started, accepted };
+  }
+
   it('reaches every open client, compressed or not, and skips those the filter refuses', async () => {
-    const { server, url } = await startServer({ perMessageDeflate: true }, () => {});
+    const { server, url, accepted } = await broadcastServer({ perMessageDeflate: true });
     const plain = await open(url, { perMessageDeflate: false });
     const compressed = await open(url, { perMessageDeflate: true });
     const excluded = await open(url, { perMessageDeflate: false });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(server.clients.size).toBe(3);
+    expect(accepted).toHaveLength(3);
     expect(compressed.extensions).toContain('permessage-deflate');
-    const serverSideOf = new Map([...server.clients].map((socket, index) => [socket, index]));
-    const refused = [...serverSideOf.keys()][2];
+    const refused = accepted[2];
     const arrivals = Promise.all([nextMessage(plain), nextMessage(compressed)]);
     let excludedGotOne = false;
     excluded.addEventListener('message', () => {
@@ -693,12 +698,11 @@ describe('WebSocketServer#broadcast', () => {
   });
 
   it('sends binary as binary, and nothing to clients that are closing', async () => {
-    const { server, url } = await startServer({}, () => {});
+    const { server, url, accepted } = await broadcastServer();
     const first = await open(url);
     const second = await open(url);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const [closing] = [...server.clients];
-    closing!.close();
+    expect(accepted).toHaveLength(2);
+    accepted[0]!.close();
     const arrival = nextMessage(second);
     expect(server.broadcast(new Uint8Array([9, 8, 7]))).toBe(1);
     expect([...((await arrival) as Buffer)]).toEqual([9, 8, 7]);
