@@ -59,9 +59,12 @@ export type ReadyState = 0 | 1 | 2 | 3;
 const STATES = ['connecting', 'open', 'closing', 'closed'] as const;
 export type DriverState = (typeof STATES)[number];
 
+/** What 'open' and 'connect' listeners receive: an empty event object, as websocket-driver gives. */
+export type OpenEvent = Record<never, never>;
+
 export interface DriverEvents {
-  connect: [];
-  open: [];
+  connect: [OpenEvent];
+  open: [OpenEvent];
   message: [MessageEvent];
   ping: [PingEvent];
   pong: [PingEvent];
@@ -438,7 +441,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       );
     }
     this.readyState = 1;
-    this.emit('open');
+    // As websocket-driver does: what was accepted before the handshake goes out before 'open', so that
+    // it precedes whatever the 'open' listener sends and survives a close() the listener makes.
     const queued = this.queuedSends ?? [];
     this.queuedSends = undefined;
     for (const item of queued) {
@@ -447,6 +451,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       else if (item.kind === 'ping') this.write(this.connection.sendPing(item.data));
       else this.write(this.connection.sendPong(item.data));
     }
+    if (this.readyState !== 1) return;
+    this.emit('open', {});
     // Queue every held chunk before reading any: a listener that makes more bytes arrive while the
     // first message is delivered must not get them ahead of the held ones.
     const input = this.pendingInput ?? [];

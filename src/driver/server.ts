@@ -118,7 +118,7 @@ export class ServerDriver extends Driver {
     });
     this.url = urlOf(this.request!);
     this.holdInput(result.rest);
-    this.emit('connect');
+    this.emit('connect', {});
     if (this.isStartRequested && this.readyState === 0) this.start();
   }
 
