@@ -3,7 +3,7 @@
 
 import type { EventEmitter } from 'node:events';
 import type { Driver, MessageEvent as DriverMessageEvent, PingEvent } from './driver/driver.js';
-import { type ClientOptions, openClientTransport } from './node/client.js';
+import { type ClientOptions, openClientTransport, validateClientOptions } from './node/client.js';
 import { openHttp2ClientTransport } from './node/http2-client.js';
 import { MAX_CLOSE_REASON_BYTES } from './protocol/close.js';
 import { isToken } from './protocol/http-head.js';
@@ -205,6 +205,8 @@ export class WebSocket extends EventTarget {
   ) {
     super();
     if (typeof target === 'string' || target instanceof URL) {
+      // Before the try below: an unknown option is a TypeError, not the SyntaxError of a bad URL.
+      validateClientOptions(options);
       const offered = protocols ?? options.protocols;
       assertProtocolList(offered);
       const http2 = options.http2 ?? 'off';

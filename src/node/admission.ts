@@ -22,6 +22,24 @@ export interface PreparedOptions {
   readonly maxHeadSize: number | undefined;
 }
 
+/** Every AcceptOptions name, as a record so that the compiler notices an option added without it. */
+const ACCEPT_OPTIONS: Record<keyof AcceptOptions, true> = {
+  protocols: true,
+  perMessageDeflate: true,
+  maxLength: true,
+  maxFragments: true,
+  closeTimeout: true,
+  handshakeTimeout: true,
+  heartbeat: true,
+  origins: true,
+  headers: true,
+  verifyRequest: true,
+  maxHeadSize: true,
+};
+
+/** The option names `acceptUpgrade` and `acceptSocket` take; the entry points built on them add their own. */
+export const ACCEPT_OPTION_KEYS: readonly string[] = Object.keys(ACCEPT_OPTIONS);
+
 /** Checks and converts AcceptOptions once; throws TypeError or RangeError for a bad one. */
 export function prepareOptions(options: AcceptOptions): PreparedOptions {
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { type ClientDriver, parseWebSocketUrl } from '../driver/client.js';
-import { client } from '../driver/index.js';
+import { client, validateOptions } from '../driver/index.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
@@ -78,6 +78,35 @@ export interface ClientOptions {
 }
 
 const DEFAULT_PORTS = { 'ws:': 80, 'wss:': 443 } as const;
+
+/** Every ClientOptions name, as a record so that the compiler notices an option added without it. */
+const CLIENT_OPTIONS: Record<keyof ClientOptions, true> = {
+  protocols: true,
+  headers: true,
+  origin: true,
+  perMessageDeflate: true,
+  handshakeTimeout: true,
+  proxy: true,
+  maxLength: true,
+  maxFragments: true,
+  closeTimeout: true,
+  heartbeat: true,
+  localAddress: true,
+  ca: true,
+  rejectUnauthorized: true,
+  servername: true,
+  http2: true,
+  sessionPool: true,
+};
+const CLIENT_OPTION_KEYS: readonly string[] = Object.keys(CLIENT_OPTIONS);
+
+/**
+ * @internal Throws a TypeError for an option `connect()` and `new WebSocket()` do not know, naming the
+ * nearest one: a typo (`handshakeTimout`) must not be silently ignored.
+ */
+export function validateClientOptions(options: ClientOptions): void {
+  validateOptions(options, CLIENT_OPTION_KEYS);
+}
 
 /**
  * The transport of a client WebSocket: dials (maybe through a proxy, maybe with TLS), links the socket

@@ -19,7 +19,7 @@ import {
 } from '../protocol/extended-connect.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
 import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
-import { type ClientOptions, connect } from './client.js';
+import { type ClientOptions, connect, validateClientOptions } from './client.js';
 import { validateHeartbeat } from './heartbeat.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
 import { whenOpen } from './when-open.js';
@@ -525,10 +525,10 @@ export function openHttp2ClientTransport(url: string | URL, options: Http2Client
 export function connectHttp2(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
   // A client transport: the WebSocket starts CONNECTING and fires 'open' as `new WebSocket(url)` does,
   // and holds the frames behind the response until this promise's awaiter has run.
-  return whenOpen(
-    () => new WebSocket(new Http2ClientTransport(parseWebSocketUrl(url), options)),
-    describeFailure,
-  );
+  return whenOpen(() => {
+    validateClientOptions(options);
+    return new WebSocket(new Http2ClientTransport(parseWebSocketUrl(url), options));
+  }, describeFailure);
 }
 
 /**
@@ -544,6 +544,7 @@ export function connectHttp2(url: string | URL, options: Http2ClientOptions = {}
  * ```
  */
 export async function connectAny(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
+  validateClientOptions(options);
   const mode = options.http2 ?? 'off';
   if (mode !== 'off' && mode !== 'prefer' && mode !== 'require') {
     throw new TypeError(`http2 is 'prefer', 'require' or 'off', not ${JSON.stringify(mode)}`);

@@ -10,6 +10,7 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Http2ServerDriver } from '../driver/http2-server.js';
+import { validateOptions } from '../driver/index.js';
 import { HandshakeError } from '../protocol/errors.js';
 import {
   buildExtendedConnectRejection,
@@ -20,7 +21,7 @@ import {
 } from '../protocol/extended-connect.js';
 import { CloseCode } from '../protocol/opcodes.js';
 import { type HttpProtocol, WebSocket } from '../websocket.js';
-import { admit, prepareOptions, VerifyHookError } from './admission.js';
+import { ACCEPT_OPTION_KEYS, admit, prepareOptions, VerifyHookError } from './admission.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
 import { openServerSocket } from './open-server-socket.js';
 import type { AcceptOptions, UpgradeRequestInfo, WebSocketServer } from './server.js';
@@ -70,6 +71,8 @@ export interface Http2WebSocketRequest extends UpgradeRequestInfo {
 /** Options of {@link acceptHttp2Stream}: those of `acceptUpgrade`, save the raw-socket `maxHeadSize`. */
 export type Http2AcceptOptions = Omit<AcceptOptions, 'maxHeadSize'>;
 
+const HTTP2_ACCEPT_OPTION_KEYS = ACCEPT_OPTION_KEYS.filter((key) => key !== 'maxHeadSize');
+
 /**
  * Completes the RFC 8441 handshake of a stream that a node:http2 server received (its 'stream' event) and
  * resolves with the open WebSocket: the same class, events and methods as a WebSocket from an HTTP/1.1
@@ -91,6 +94,16 @@ export async function acceptHttp2Stream(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   options: Http2AcceptOptions = {},
+): Promise<WebSocket> {
+  validateOptions(options, HTTP2_ACCEPT_OPTION_KEYS);
+  return acceptStream(stream, headers, options);
+}
+
+/** acceptHttp2Stream without the check of option names: a host hands it its own (`path`, ...) too. */
+async function acceptStream(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  options: Http2AcceptOptions,
 ): Promise<WebSocket> {
   const prepared = prepareOptions(options);
   // Until a link listens, a reset of the stream (or its session failing) must not become an uncaught
@@ -236,7 +249,7 @@ export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
   }
 
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    acceptHttp2Stream(stream, headers, this.options).then(
+    acceptStream(stream, headers, this.options).then(
       (socket) => {
         if (this.state !== 'running') {
           linksOf.get(socket)?.driver.close('', CloseCode.GoingAway);
@@ -294,6 +307,7 @@ export function attachHttp2(
   server: Http2Server | Http2SecureServer,
   options: AttachHttp2Options = {},
 ): Http2WebSocketHost {
+  validateOptions(options, [...HTTP2_ACCEPT_OPTION_KEYS, 'path', 'webSocketServer']);
   return new Http2WebSocketHost(server, options);
 }
 

@@ -8,14 +8,21 @@ import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { http as httpDriver, server as rawDriver } from '../driver/index.js';
+import { http as httpDriver, server as rawDriver, validateOptions } from '../driver/index.js';
 import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
 import { PreparedMessage, prepareMessage } from '../protocol/prepared-message.js';
 import type { WebSocket } from '../websocket.js';
-import { admit, needsAdmission, type PreparedOptions, prepareOptions, VerifyHookError } from './admission.js';
+import {
+  ACCEPT_OPTION_KEYS,
+  admit,
+  needsAdmission,
+  type PreparedOptions,
+  prepareOptions,
+  VerifyHookError,
+} from './admission.js';
 import type { HeartbeatOptions } from './heartbeat.js';
 import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from './http2-server.js';
 import { openServerSocket } from './open-server-socket.js';
@@ -128,7 +135,22 @@ export interface WebSocketServerOptions extends AcceptOptions {
   server?: http.Server | https.Server | Http2Server | Http2SecureServer;
   /** Accept upgrades for this path only (`/chat`); other paths are left to other listeners, or get 404. */
   path?: string;
+  /**
+   * Neither listen nor attach: the application routes upgrades to `handleUpgrade()` itself. One of `port`,
+   * `server` or `noServer: true` is required, so that a forgotten port is an error, not a silent server.
+   */
+  noServer?: boolean;
 }
+
+/** The names WebSocketServer takes: AcceptOptions and its own. */
+const SERVER_OPTION_KEYS: readonly string[] = [
+  ...ACCEPT_OPTION_KEYS,
+  'port',
+  'host',
+  'server',
+  'path',
+  'noServer',
+];
 
 export interface WebSocketServerEvents {
   listening: [];
@@ -162,6 +184,7 @@ export function acceptUpgrade(
   head: Buffer,
   options: AcceptOptions = {},
 ): Promise<WebSocket> {
+  validateOptions(options, ACCEPT_OPTION_KEYS);
   return acceptPreparedUpgrade(request, socket, head, prepareOptions(options), alwaysAccepting);
 }
 
@@ -180,6 +203,7 @@ export function acceptUpgrade(
  * ```
  */
 export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promise<WebSocket> {
+  validateOptions(options, ACCEPT_OPTION_KEYS);
   const prepared = prepareOptions(options);
   const driver = rawDriver({
     ...prepared.driverOptions,
@@ -271,11 +295,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   constructor(options: WebSocketServerOptions = {}) {
     super();
-    if (options.port !== undefined && options.server !== undefined) {
-      throw new TypeError('Give WebSocketServer a port to listen on or a server to attach to, not both');
+    validateOptions(options, SERVER_OPTION_KEYS);
+    this.prepared = prepareOptions(options);
+    const modes = [options.port, options.server, options.noServer === true ? true : undefined];
+    const modeCount = modes.filter((mode) => mode !== undefined).length;
+    if (modeCount !== 1) {
+      throw new TypeError(
+        `WebSocketServer takes ${modeCount === 0 ? 'one' : 'only one'} of port (to listen on), server (to attach ` +
+          'to its upgrades) or noServer: true (to call handleUpgrade() yourself)',
+      );
+    }
+    if (options.host !== undefined && options.port === undefined) {
+      throw new TypeError(
+        'WebSocketServer: host goes with port; a server you give listens where you tell it',
+      );
     }
     this.options = options;
-    this.prepared = prepareOptions(options);
     const server = options.server;
     this.http2Host = undefined;
     if (server !== undefined) {
@@ -283,7 +318,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.ownServer = undefined;
       server.on('listening', this.onListening);
       if (isHttp2Server(server)) {
-        const { port: _port, host: _host, server: _server, maxHeadSize: _maxHeadSize, ...attach } = options;
+        const {
+          port: _port,
+          host: _host,
+          server: _server,
+          maxHeadSize: _maxHeadSize,
+          noServer: _noServer,
+          ...attach
+        } = options;
         this.http2Host = attachHttp2(server, { ...attach, webSocketServer: this });
       }
     } else if (options.port !== undefined) {

@@ -816,7 +816,7 @@ describe('the client’s choice of HTTP (http2: prefer | require | off)', () => 
     async () => {
       const { server, url, sessions } = await startServer('h2', { isAttached: false });
       // Routed by hand: given the http2 server itself, a WebSocketServer would advertise extended CONNECT.
-      const wss = new WebSocketServer();
+      const wss = new WebSocketServer({ noServer: true });
       server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) =>
         wss.handleUpgrade(request, socket, head),
       );
