@@ -318,7 +318,18 @@ if (isRunDirectly()) {
     console.error(`hybi demo: PORT must be a port number, not ${process.env.PORT}`);
     process.exit(1);
   }
-  const demo = await startDemoServer({ port, host: '127.0.0.1' });
+  const demo = await startDemoServer({ port, host: '127.0.0.1' }).catch((error: unknown) => {
+    // The mistakes a newcomer makes first get a sentence that says what to do, not a stack.
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'EADDRINUSE') {
+      console.error(`hybi demo: port ${port} is in use; set PORT to another one (PORT=8081 npm start)`);
+    } else if (code === 'EACCES') {
+      console.error(`hybi demo: no permission to listen on port ${port}; set PORT above 1023`);
+    } else {
+      console.error('hybi demo: could not start:', error);
+    }
+    process.exit(1);
+  });
   const echoUrl = `${demo.url.replace(/^http:/, 'ws:')}echo`;
   console.log(`hybi demo: open ${demo.url} in a few tabs; echo at ${echoUrl}`);
   const shutdown = (signal: NodeJS.Signals): void => {

@@ -34,7 +34,18 @@ export function handshakeHeaders(
 
 /** Parses and checks a ws:/wss: URL (http:/https: are accepted and mapped, as browsers do). */
 export function parseWebSocketUrl(url: string | URL): URL {
-  const parsed = new URL(typeof url === 'string' ? url : url.href);
+  let parsed: URL;
+  try {
+    parsed = new URL(typeof url === 'string' ? url : url.href);
+  } catch (error) {
+    // node:url says only "Invalid URL": name the one given, which may have come from far away (config, env).
+    throw new TypeError(
+      `Invalid WebSocket URL: ${JSON.stringify(String(url))} (expected ws://host[:port]/path)`,
+      {
+        cause: error,
+      },
+    );
+  }
   if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
   if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {

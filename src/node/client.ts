@@ -12,6 +12,7 @@ import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.
 import { HandshakeError } from '../protocol/errors.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
 import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
+import { certificateHint } from './certificate-hint.js';
 import { type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
 import { connectAny, type Http2Mode, type Http2SessionPool } from './http2-client.js';
 import {
@@ -305,7 +306,15 @@ class ClientTransport extends EventEmitter<TransportEvents> implements WebSocket
 }
 
 function parseProxyUrl(proxy: string): URL {
-  const parsed = new URL(proxy);
+  let parsed: URL;
+  try {
+    parsed = new URL(proxy);
+  } catch (error) {
+    // Not the value itself: a proxy URL may carry a password.
+    throw new TypeError('The proxy option is not a URL; give one like http://proxy.local:3128', {
+      cause: error,
+    });
+  }
   if (parsed.protocol !== 'http:') {
     throw new TypeError(`The proxy URL must start with http:, not ${parsed.protocol}`);
   }
@@ -342,7 +351,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
 function describeFailure(failure: unknown, url: string): Error {
   if (failure instanceof HandshakeError) return failure;
   if (failure instanceof Error) {
-    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}`, { cause: failure });
+    const hint = certificateHint(failure);
+    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}${hint}`, { cause: failure });
   }
   return new Error(`Could not open a WebSocket to ${url}: the connection closed during the handshake`);
 }

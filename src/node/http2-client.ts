@@ -19,6 +19,7 @@ import {
 } from '../protocol/extended-connect.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
 import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
+import { certificateHint } from './certificate-hint.js';
 import { type ClientOptions, connect, validateClientOptions } from './client.js';
 import { validateHeartbeat } from './heartbeat.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
@@ -496,9 +497,12 @@ function protocolList(protocols: string | readonly string[]): readonly string[] 
 function describeSessionFailure(url: URL, error: unknown): Error {
   if (error instanceof Http2UnsupportedError) return error;
   const cause = error instanceof Error ? error : new Error(String(error));
-  return new Http2UnsupportedError(`Could not open an HTTP/2 session to ${url.host}: ${cause.message}`, {
-    cause,
-  });
+  return new Http2UnsupportedError(
+    `Could not open an HTTP/2 session to ${url.host}: ${cause.message}${certificateHint(cause)}`,
+    {
+      cause,
+    },
+  );
 }
 
 /**
@@ -573,7 +577,8 @@ export async function connectAny(url: string | URL, options: Http2ClientOptions 
 function describeFailure(failure: unknown, url: string): Error {
   if (failure instanceof HandshakeError || failure instanceof Http2UnsupportedError) return failure;
   if (failure instanceof Error) {
-    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}`, { cause: failure });
+    const hint = certificateHint(failure);
+    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}${hint}`, { cause: failure });
   }
   return new Error(`Could not open a WebSocket to ${url}: the stream closed during the handshake`);
 }

@@ -1,7 +1,9 @@
 // Owns the checks on the `npm start` demo: the page, the /chat broadcast, the /echo endpoint, 404s, shutdown.
 
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RawData, WebSocket } from 'ws';
 import { type DemoServer, startDemoServer } from '../../examples/demo-server.js';
@@ -185,5 +187,26 @@ describe('demo server shutdown', () => {
     const [code] = await closed;
     expect(code).toBe(1001);
     await expect(fetch(other.url)).rejects.toThrow();
+  });
+});
+
+describe('npm start on a busy port', () => {
+  it('exits 1 with a sentence that says to set PORT, not an unhandled error stack', async () => {
+    const busyPort = new URL(demo.url).port;
+    const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url));
+    const script = fileURLToPath(new URL('../../examples/demo-server.ts', import.meta.url));
+    const child = spawn(process.execPath, [tsx, script], {
+      env: { ...process.env, PORT: busyPort },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const [exitCode] = (await once(child, 'exit')) as [number | null];
+    expect(exitCode).toBe(1);
+    expect(stderr).toBe(
+      `hybi demo: port ${busyPort} is in use; set PORT to another one (PORT=8081 npm start)\n`,
+    );
   });
 });

@@ -154,6 +154,9 @@ describe.skipIf(!hasOpenssl)('wss://', () => {
       /Could not open a WebSocket to wss:\/\/localhost:\d+\/: self.signed certificate/,
     );
     expect((failure.cause as NodeJS.ErrnoException).code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+    // The message says what to pass: a newcomer with a test certificate should not have to search for it.
+    expect(failure.message).toContain('pass its CA as `ca:');
+    expect(failure.message).toContain('`rejectUnauthorized: false` skips the check');
   });
 
   it('rejects a certificate for another name (SNI and host name checked)', async () => {
@@ -163,6 +166,7 @@ describe.skipIf(!hasOpenssl)('wss://', () => {
       servername: 'example.com',
     }).catch((error: unknown) => error)) as Error;
     expect((failure.cause as NodeJS.ErrnoException).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    expect(failure.message).toContain('the certificate is for another host name');
   });
 
   it('hybi client → CONNECT proxy → TLS in the tunnel → hybi wss server', async () => {

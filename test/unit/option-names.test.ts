@@ -115,3 +115,29 @@ describe('WebSocketServer needs somewhere to serve', () => {
     expect(() => new WebSocketServer({ noServer: true, host: '127.0.0.1' })).toThrow(/host goes with port/);
   });
 });
+
+describe('a URL that does not parse', () => {
+  it('names the URL given: the driver, connect() and new WebSocket()', async () => {
+    expect(() => client('ws//localhost:8080/chat')).toThrow(
+      'Invalid WebSocket URL: "ws//localhost:8080/chat"',
+    );
+    await expect(connect('http://[::1/')).rejects.toThrow('Invalid WebSocket URL: "http://[::1/"');
+    let thrown: unknown;
+    try {
+      new WebSocket('ws://exa mple.com/');
+    } catch (error) {
+      thrown = error;
+    }
+    // WHATWG WebSocket constructor, step 2: a URL that does not parse is a SyntaxError DOMException.
+    expect((thrown as DOMException).name).toBe('SyntaxError');
+    expect((thrown as DOMException).message).toBe(
+      'Invalid WebSocket URL: "ws://exa mple.com/" (expected ws://host[:port]/path)',
+    );
+  });
+
+  it('says a proxy URL is not one without repeating it (it may carry a password)', async () => {
+    await expect(connect('ws://127.0.0.1:1/', { proxy: '//user:secret@proxy:3128' })).rejects.toThrow(
+      'The proxy option is not a URL; give one like http://proxy.local:3128',
+    );
+  });
+});
