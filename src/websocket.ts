@@ -444,6 +444,21 @@ export class WebSocket extends EventTarget {
   }
 
   /**
+   * Not in the standard: drops the connection at once, with no closing handshake (ws's `terminate()`),
+   * for a peer that is misbehaving or gone. 'close' follows with 1006 (RFC 6455 §7.1.5: closed without a
+   * close frame); messages not yet written are lost.
+   *
+   * @example
+   * ```ts
+   * if (floodCount > 1000) socket.terminate();
+   * ```
+   */
+  terminate(): void {
+    if (this.readyState === 3) return;
+    this.transport.destroy();
+  }
+
+  /**
    * Iterates over received messages until the connection closes. Reading from the network pauses while
    * the iterator holds more than 16 messages or 1 MiB, so a slow consumer is not flooded. Breaking out of
    * the loop stops iterating; the socket stays open.

@@ -17,6 +17,8 @@ const BUILD_TIMEOUT_MILLISECONDS = 60_000;
 interface PackageJson {
   dependencies?: Record<string, string>;
   engines?: { node?: string };
+  repository?: { url?: string };
+  bin?: Record<string, string>;
   exports: Record<string, string | Record<string, string>>;
 }
 
@@ -119,8 +121,39 @@ describe('package.json', () => {
     expect(Object.keys(dependencies ?? {})).toEqual([]);
   });
 
-  it('declares engines.node >=20', async () => {
+  it('declares the Node versions whose require() loads ES modules (20.19+, 22.12+)', async () => {
     const { engines } = await readPackageJson();
-    expect(engines?.node).toBe('>=20');
+    expect(engines?.node).toBe('^20.19.0 || >=22.12.0');
+  });
+
+  it('names its repository, so that README links resolve on the registry', async () => {
+    const { repository } = await readPackageJson();
+    expect(repository?.url).toBe('git+https://github.com/hybi-ws/hybi.git');
+  });
+});
+
+describe('the packed tarball', () => {
+  /** What `npm pack` would put in the tarball (scripts skipped: beforeAll built already). */
+  async function packedFiles(): Promise<string[]> {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: repositoryRoot,
+      timeout: 30_000,
+    });
+    const [pack] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    return pack.files.map((file) => file.path);
+  }
+
+  it('ships no source map (they would point at sources that do not ship)', async () => {
+    const files = await packedFiles();
+    expect(files).toContain('dist/index.js');
+    expect(files.filter((file) => file.endsWith('.map'))).toEqual([]);
+  });
+
+  it('ships every file README links to inside docs/', async () => {
+    const files = await packedFiles();
+    const readme = await readFile(join(repositoryRoot, 'README.md'), 'utf8');
+    const docsLinks = [...readme.matchAll(/\]\((docs\/[^)#]+)\)/g)].map((match) => match[1]);
+    expect(docsLinks).toContain('docs/security.md');
+    for (const link of docsLinks) expect(files).toContain(link);
   });
 });

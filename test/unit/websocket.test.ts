@@ -434,6 +434,23 @@ describe('ping and pong', () => {
   });
 });
 
+describe('terminate()', () => {
+  it('drops the connection without a closing handshake: 1006 on both sides, not clean', async () => {
+    const serverSide = deferred<WebSocket>();
+    const { url } = await startServer({}, (socket) => serverSide.resolve(socket));
+    const socket = await open(url);
+    const server = await serverSide.promise;
+    const serverClosed = closed(server);
+    const clientClosed = closed(socket);
+    socket.terminate();
+    const [clientEvent, serverEvent] = await Promise.all([clientClosed, serverClosed]);
+    expect([clientEvent.code, clientEvent.wasClean]).toEqual([1006, false]);
+    expect([serverEvent.code, serverEvent.wasClean]).toEqual([1006, false]);
+    expect(socket.readyState).toBe(WebSocket.CLOSED);
+    socket.terminate(); // closed already: nothing to do, and no throw
+  });
+});
+
 describe('async iterator', () => {
   it('yields every message in order and ends when the connection closes', async () => {
     const { url } = await startServer({}, (socket) => {
