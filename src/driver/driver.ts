@@ -103,7 +103,11 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   protected readonly maxLength: number;
   // What only some connections need is made on first use: an idle server holds thousands of drivers.
   private messagesStream: MessagesStream | undefined;
-  /** Bytes that arrived before the connection opened (frames a client sent right after its request). */
+  /**
+   * Bytes that arrived before the connection opened (frames a client sent right after its request).
+   * Bound: io.write returns false while any is held, so a transport that honours it adds nothing until
+   * open() reads them (the rest of the head's chunk, about one socket read); dropped if the handshake fails.
+   */
   private pendingInput: Buffer[] | undefined;
   private queuedSends: PendingSend[] | undefined;
   private outgoingInFlight = 0;
@@ -117,6 +121,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   private isPumping = false;
   /** A received message is in the extension pipeline; reading further waits for it. */
   private isAwaitingExtension = false;
+  /** io.write returned false: io emits 'drain' once the held bytes have been read. */
+  private owesInputDrain = false;
   /** The pong owed for the latest ping received while the socket was full. */
   private pendingPong: Buffer[] | undefined;
   private hasTransportEnded = false;
@@ -157,17 +163,37 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
   }
 
   /**
-   * Stops reading: `io.write` returns false until `resumeInput()`, so a piped socket stops being read.
-   * What `messages.pause()` does, without making the messages stream.
+   * Stops reading: no further message is delivered and `io.write` returns false until `resumeInput()`,
+   * so a piped socket stops being read. What `messages.pause()` does, without making the messages stream.
    */
   pauseInput(): void {
     this.io.isConsumerPaused = true;
   }
 
-  /** Reads again after `pauseInput()` (or `messages.pause()`): `io` emits 'drain'. */
+  /** Reads again after `pauseInput()` (or `messages.pause()`): held messages are delivered, `io` emits 'drain'. */
   resumeInput(): void {
     this.io.isConsumerPaused = false;
-    this.io.emit('drain');
+    // The 'drain' comes once nothing is held: now, or when the bytes still waiting for the extension
+    // pipeline (or for a listener that paused again) have been read.
+    this.owesInputDrain = true;
+    if (this.connection !== undefined && !this.isPumping && this.readyState !== 3) this.pump();
+    else this.drainInputIfDue();
+  }
+
+  /**
+   * @internal Whether received bytes wait here unread (for the extension pipeline, a paused consumer, or
+   * the handshake to finish): then `io.write` returns false and the transport should stop reading.
+   * This is what bounds a connection's input to about one socket read plus one message in flight.
+   */
+  get isHoldingInput(): boolean {
+    if (this.io.isConsumerPaused) return true;
+    if (this.connection === undefined) return this.pendingInput !== undefined;
+    return this.connection.hasUnreadInput && this.readyState !== 3;
+  }
+
+  /** @internal io.write is about to return false: the transport is owed a 'drain'. */
+  inputBlocked(): void {
+    this.owesInputDrain = true;
   }
 
   /**
@@ -356,16 +382,22 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     if (pong !== undefined && this.connection?.canSend === true) this.write(pong);
   }
 
-  /** @internal The transport ended: a connection not yet closed reports 1006 (RFC 6455 §7.1.5). */
+  /**
+   * @internal The transport ended: a connection not yet closed reports 1006 (RFC 6455 §7.1.5). Bytes
+   * not yet read are dropped: a transport that honoured backpressure delivers its end only after they
+   * were read, so what is left is the backlog of a peer that vanished (reset, destroyed), and decoding it
+   * would be work for nobody. A message already in the extension pipeline is delivered first.
+   */
   transportEnded(): void {
     if (this.readyState === 3) return;
     if (this.connection === undefined) {
       this.readyState = 3;
+      this.pendingInput = undefined;
       this.emitClose(CloseCode.Abnormal, '');
       return;
     }
+    this.connection.discardInput();
     if (this.isAwaitingExtension) {
-      // A message already received is still being decoded: deliver it before reporting the end.
       this.hasTransportEnded = true;
       return;
     }
@@ -556,16 +588,27 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
    */
   private pump(): void {
     const connection = this.connection!;
+    const io = this.io;
     this.isPumping = true;
     try {
-      while (!this.isAwaitingExtension) {
+      // A paused consumer stops delivery too, not only the transport: otherwise the bytes of one socket
+      // read could still become thousands of messages (each inflated up to maxLength) queued for it.
+      while (!this.isAwaitingExtension && !io.isConsumerPaused) {
         const event = connection.nextEvent();
-        if (event === undefined) return;
+        if (event === undefined) break;
         this.handle(event);
       }
     } finally {
       this.isPumping = false;
     }
+    this.drainInputIfDue();
+  }
+
+  /** io.write said false earlier and nothing is held any more: the transport may read again. */
+  private drainInputIfDue(): void {
+    if (!this.owesInputDrain || this.isHoldingInput) return;
+    this.owesInputDrain = false;
+    this.io.emit('drain');
   }
 
   private handle(event: ConnectionEvent): void {

@@ -12,6 +12,10 @@ export interface StreamDriver {
   transportEnded(): void;
   /** The socket we write to can take more again. */
   outputDrained(): void;
+  /** Whether received bytes wait unread: `io.write` then asks the transport to stop reading. */
+  readonly isHoldingInput: boolean;
+  /** `io.write` returned false: a 'drain' is owed once the held bytes are read. */
+  inputBlocked(): void;
   readonly io: IOStream;
   readonly messages: MessagesStream;
   pauseInput(): void;
@@ -22,8 +26,10 @@ export interface StreamDriver {
 
 /**
  * The wire side: pipe the socket into it and it into the socket.
- * `write(chunk)` parses received bytes and returns false while the application has paused `messages`,
- * so that `socket.pipe(driver.io)` stops reading until 'drain'.
+ * `write(chunk)` parses received bytes and returns false while some of them wait unread (a message ahead
+ * of them is in the extension pipeline, e.g. being inflated) or the application has paused `messages`,
+ * so that `socket.pipe(driver.io)` stops reading until 'drain'. A transport that honours this holds at
+ * most one chunk beyond the message in flight, whatever the peer sends.
  *
  * @example
  * ```ts
@@ -64,11 +70,14 @@ export class IOStream extends Stream {
         : Buffer.isBuffer(chunk)
           ? chunk
           : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.driver.parse(bytes);
-    // Reading stops only while the application is not consuming. Stopping it also while our own output
-    // is full would deadlock two peers that echo a burst at each other (each waits for the other to
-    // read); a ping flood is bounded instead by answering only the latest ping while output is full.
-    return !this.isConsumerPaused;
+    const driver = this.driver;
+    driver.parse(bytes);
+    // Reading stops while received bytes wait (for zlib, or for a paused application), never because our
+    // own output is full: that would deadlock two peers that echo a burst at each other (each waits for
+    // the other to read); a ping flood is bounded instead by answering only the latest ping while full.
+    if (!driver.isHoldingInput) return true;
+    driver.inputBlocked();
+    return false;
   }
 
   /** The socket piped into us ended (classic `pipe` calls this): the transport is gone. */

@@ -194,16 +194,17 @@ export class SocketLink extends EventEmitter<TransportEvents> implements WebSock
   socketData(chunk: Buffer): void {
     // After the driver closed, bytes are read only to see the peer's FIN; the driver ignores them.
     if (this.driverClose !== undefined || this.hasAbandonedHandshake) return;
-    const io = this.driver.io;
-    // Only the application's pause stops reading. A full write buffer does not (two peers echoing a
-    // burst would each wait for the other to read: a deadlock); a ping flood is bounded by the driver,
-    // which holds back all but the latest pong while our write buffer is full (RFC 6455 §5.5.3).
-    if (!io.write(chunk) && io.isConsumerPaused) this.pauseReading();
+    // The driver says stop while bytes it was given wait unread: a message ahead of them is being
+    // inflated, or the application paused. Pausing here is what bounds a flood of compressed frames to one
+    // socket read held in the driver (the kernel's buffers, then TCP's window, push back on the peer). A
+    // full write buffer does not stop reading (two peers echoing a burst would each wait for the other:
+    // a deadlock); a ping flood is bounded by the driver keeping only the latest pong (RFC 6455 §5.5.3).
+    if (!this.driver.io.write(chunk)) this.pauseReading();
   }
 
-  /** @internal io 'drain': the application resumed its messages, or our own write buffer drained. */
+  /** @internal io 'drain': the held bytes were read (or the application resumed), or our output drained. */
   consumerDrained(): void {
-    if (!this.isReadPaused || this.driver.io.isConsumerPaused) return;
+    if (!this.isReadPaused || this.driver.isHoldingInput) return;
     this.resumeReading();
   }
 

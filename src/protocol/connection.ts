@@ -137,6 +137,16 @@ export class Connection implements MessageHandler {
     if (this.stateValue !== 'closed') this.parser.push(chunk);
   }
 
+  /** Whether bytes pushed are still unparsed (the caller stopped reading events before they ran out). */
+  get hasUnreadInput(): boolean {
+    return this.parser.hasInput;
+  }
+
+  /** Drops the bytes pushed and not yet parsed: the transport is gone, and what they hold with it. */
+  discardInput(): void {
+    this.parser.discardInput();
+  }
+
   /**
    * The next event, parsing only as far as needed to find it; undefined when the bytes pushed so far
    * hold no more. Reading lazily lets the caller answer a message before a close frame that arrived in

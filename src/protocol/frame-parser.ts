@@ -23,6 +23,13 @@ export type MaskExpectation = 'masked' | 'unmasked' | 'either';
 
 /** The largest header: 2 bytes + 8 length bytes + 4 masking-key bytes. */
 const MAX_HEADER_LENGTH = 14;
+/**
+ * The most bytes that may wait behind the chunk being parsed. A transport that honours backpressure
+ * never queues any: the driver's `io.write` returns false while it holds unparsed bytes, so the next
+ * chunk comes only once the held one is read. This bounds a transport (or a caller of `parse()`) that
+ * ignores that answer: past it the connection fails with 1008 instead of buffering whatever the peer sends.
+ */
+export const MAX_QUEUED_INPUT_BYTES = 4 * 1024 * 1024;
 
 /**
  * An incremental frame parser. Push chunks of any size and call `parse()`; it calls the sink with
@@ -44,7 +51,13 @@ export class FrameParser {
   /** The chunk being parsed and where parsing stopped in it; chunks pushed meanwhile wait in order. */
   private input: Buffer | undefined;
   private inputOffset = 0;
+  /**
+   * Chunks pushed while `input` is not yet parsed (a message ahead of them waits for the extension
+   * pipeline or a paused consumer). Bound: MAX_QUEUED_INPUT_BYTES, past which parse() fails with 1008;
+   * emptied as parsing goes on, or at once by discardInput() when the transport is gone.
+   */
   private readonly queuedInput: Buffer[] = [];
+  private queuedBytes = 0;
 
   constructor(sink: FrameSink, maskExpectation: MaskExpectation) {
     this.sink = sink;
@@ -59,7 +72,16 @@ export class FrameParser {
       this.inputOffset = 0;
     } else {
       this.queuedInput.push(chunk);
+      this.queuedBytes += chunk.length;
     }
+  }
+
+  /** Drops every byte not yet parsed (the transport is gone: nobody waits for what they hold). */
+  discardInput(): void {
+    this.input = undefined;
+    this.inputOffset = 0;
+    this.queuedInput.length = 0;
+    this.queuedBytes = 0;
   }
 
   /** Whether bytes are waiting to be parsed. */
@@ -75,18 +97,25 @@ export class FrameParser {
   parse(): void {
     if (this.hasFailed) return;
     try {
+      if (this.queuedBytes > MAX_QUEUED_INPUT_BYTES) {
+        throw new ProtocolError(
+          CloseCode.PolicyViolation,
+          'Received data faster than it was read: the transport did not stop reading when asked',
+        );
+      }
       while (this.input !== undefined) {
         const isPaused = this.parseChunk(this.input);
         if (this.inputOffset >= this.input.length) {
-          this.input = this.queuedInput.shift();
+          const next = this.queuedInput.shift();
+          if (next !== undefined) this.queuedBytes -= next.length;
+          this.input = next;
           this.inputOffset = 0;
         }
         if (isPaused) return;
       }
     } catch (error) {
       this.hasFailed = true;
-      this.input = undefined;
-      this.queuedInput.length = 0;
+      this.discardInput();
       throw error;
     }
   }
