@@ -15,6 +15,13 @@ export type ZlibJob = (release: () => void) => void;
  * a burst of compressed frames) fragment the native heap badly (nodejs/node#8871, websockets/ws#1202).
  * Jobs queued here cost one closure each instead.
  *
+ * Why FIFO is fair: each permessage-deflate session direction runs its messages one at a time (its
+ * SerialQueue hands the next one here only after the previous one released), and the driver gives the
+ * session one received message at a time. So a connection holds at most one place in this queue per
+ * direction, and a peer flooding compressed frames gets one job in turn with everyone else's: a new
+ * job waits behind at most one job of each other connection (round-robin), never behind a backlog.
+ * Bound: the queue's length is at most twice the number of connections using the cap.
+ *
  * @example
  * ```ts
  * const limiter = new ZlibLimiter(10);
@@ -30,7 +37,10 @@ export class ZlibLimiter {
   /** How many jobs may hold a slot at once. */
   readonly concurrency: number;
   private runningCount = 0;
-  /** Waiting jobs from index `head` on; a moving head keeps taking the next job O(1) (shift() is O(n)). */
+  /**
+   * Waiting jobs from index `head` on; a moving head keeps taking the next job O(1) (shift() is O(n)).
+   * Bound: one per session direction (see above), whatever a peer sends.
+   */
   private waiting: (ZlibJob | undefined)[] = [];
   private head = 0;
   private isPumping = false;

@@ -908,4 +908,34 @@ describe('ZlibLimiter', () => {
     expect(mostRunning).toBe(3);
     for (const session of sessions) session.close();
   });
+
+  it("takes one job per session direction at a time, so a flooding session cannot delay another's message", async () => {
+    // A cap of its own: a limiter no other test shares, with one slot so that every job waits its turn.
+    const limiter = sharedZlibLimiter(1);
+    const extension = permessageDeflate({ threshold: 0, concurrency: 1 });
+    const flooder = extension.createServerSession([{}])!;
+    const other = extension.createServerSession([{}])!;
+    const compressed = await processOutgoing(
+      extension.createServerSession([{}])!,
+      textMessage(Buffer.from('hello')),
+    );
+    const finished: string[] = [];
+    const flood = Array.from({ length: 200 }, () =>
+      processIncoming(flooder, compressedMessage(Buffer.from(compressed.data))).then(() => {
+        finished.push('flood');
+      }),
+    );
+    // The flooding session queued 200 messages, yet holds one place in the limiter's queue.
+    expect(limiter.running + limiter.pending).toBe(1);
+    const otherDone = processIncoming(other, compressedMessage(Buffer.from(compressed.data))).then(() => {
+      finished.push('other');
+    });
+    expect(limiter.running + limiter.pending).toBe(2);
+    await Promise.all([...flood, otherDone]);
+    // Round-robin: the other session's message came right after the one message in progress.
+    expect(finished.indexOf('other')).toBeLessThanOrEqual(1);
+    expect(finished).toHaveLength(201);
+    flooder.close();
+    other.close();
+  });
 });
