@@ -5,6 +5,7 @@ import { HandshakeError } from '../protocol/errors.js';
 import {
   buildRejectionResponse,
   buildServerResponse,
+  requestTargetParts,
   type UpgradeRequest,
   validateClientRequest,
 } from '../protocol/handshake.js';
@@ -43,7 +44,10 @@ export function isSecureRequest(request: ServerRequest): boolean {
 
 function urlOf(request: ServerRequest): string {
   const host = request.headers.host;
-  return `${isSecureRequest(request) ? 'wss:' : 'ws:'}//${typeof host === 'string' ? host : ''}${request.url ?? '/'}`;
+  // RFC 9112 §3.2.2: an absolute-form target names the host itself, and that wins over Host.
+  const target = requestTargetParts(request.url ?? '/');
+  const authority = target.authority ?? (typeof host === 'string' ? host : '');
+  return `${isSecureRequest(request) ? 'wss:' : 'ws:'}//${authority}${target.path}${target.query}`;
 }
 
 /**

@@ -230,7 +230,7 @@ export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
     const isWebSocket = String(headers[':protocol']).toLowerCase() === WEBSOCKET_PROTOCOL;
     const path = this.options.path;
     const isOnPath = path === undefined || pathOf(headers[':path']) === path;
-    const hasOtherListeners = this.server.listenerCount('stream') > 0;
+    const hasOtherListeners = this.isServedByOthers();
     if (!isWebSocket || !isOnPath) {
       // Someone else may serve this; with nobody, say so: 501 for an unknown :protocol (the driver's
       // answer, RFC 9220 §3), 404 for another path.
@@ -246,6 +246,22 @@ export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
     }
     this.accept(stream, headers);
     return true;
+  }
+
+  /**
+   * Whether a CONNECT we do not take would reach someone: an application 'stream' listener, or node's
+   * request/response compatibility layer (the 'stream' listener a 'request' listener brings) with a
+   * 'connect' listener behind it. The layer alone answers every CONNECT with 405, which would hide the
+   * 501 (unknown :protocol) and 404 (another path) this host gives.
+   */
+  private isServedByOthers(): boolean {
+    const server = this.server;
+    let hasCompatibilityLayer = false;
+    for (const listener of server.listeners('stream')) {
+      if (!COMPATIBILITY_LISTENER_NAME.test(listener.name)) return true;
+      hasCompatibilityLayer = true;
+    }
+    return hasCompatibilityLayer && server.listenerCount('connect') > 0;
   }
 
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
@@ -312,6 +328,12 @@ export function attachHttp2(
 }
 
 // --- helpers -----------------------------------------------------------------------------------
+
+/**
+ * node:http2 adds its compatibility layer as `onServerStream` bound to the server ('bound onServerStream')
+ * when the first 'request' listener is added; nothing else marks it.
+ */
+const COMPATIBILITY_LISTENER_NAME = /^(bound )?onServerStream$/;
 
 /** The link of every WebSocket this module opened, so that `close()` can close them with 1001. */
 const linksOf = new WeakMap<WebSocket, Http2StreamLink>();

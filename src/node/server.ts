@@ -12,7 +12,7 @@ import { http as httpDriver, server as rawDriver, validateOptions } from '../dri
 import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import { HandshakeError } from '../protocol/errors.js';
-import { buildRejectionResponse, validateClientRequest } from '../protocol/handshake.js';
+import { buildRejectionResponse, requestTargetParts, validateClientRequest } from '../protocol/handshake.js';
 import { PreparedMessage, prepareMessage } from '../protocol/prepared-message.js';
 import type { WebSocket } from '../websocket.js';
 import {
@@ -618,10 +618,9 @@ function targetOf(url: string): string {
   }
 }
 
+/** The path of an origin-form or absolute-form target (RFC 9112 §3.2.2), without its query. */
 function pathOf(target: string | undefined): string {
-  const value = target ?? '/';
-  const queryStart = value.indexOf('?');
-  return queryStart === -1 ? value : value.slice(0, queryStart);
+  return requestTargetParts(target ?? '/').path;
 }
 
 /** RFC 9110 §15.5.22: a 426 names the protocol to upgrade to. */

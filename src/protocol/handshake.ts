@@ -63,6 +63,37 @@ export function parseTokenList(value: string | string[] | undefined): string[] {
 }
 
 /**
+ * A request target in origin form (`/chat?room=1`). RFC 9112 §3.2.2: a server MUST accept the
+ * absolute form (`http://example.com/chat?room=1`) too, which a client sends through a proxy; its path
+ * and query are what the origin form would have been, and `authority` the host it names (which then
+ * wins over the Host header). Anything else (`*`, authority form) is kept as it is.
+ *
+ * @example requestTargetParts('http://example.com/chat?x') // { path: '/chat', query: '?x', authority: 'example.com' }
+ */
+export function requestTargetParts(target: string): {
+  path: string;
+  query: string;
+  authority: string | undefined;
+} {
+  let originForm = target;
+  let authority: string | undefined;
+  // An absolute-URI starts with a scheme: a letter, then letters, digits, + - . and a colon (RFC 3986 §3.1).
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(target)) {
+    try {
+      const url = new URL(target);
+      originForm = `${url.pathname || '/'}${url.search}`;
+      authority = url.host;
+    } catch {
+      // Not a URL after all: left as it came, and matched as it is.
+    }
+  }
+  const queryStart = originForm.indexOf('?');
+  return queryStart === -1
+    ? { path: originForm, query: '', authority }
+    : { path: originForm.slice(0, queryStart), query: originForm.slice(queryStart), authority };
+}
+
+/**
  * The parts of an upgrade request the server checks (`url` is carried for callers, not read here).
  * node's `IncomingMessage` fits as it is (it types `method` and `url` as possibly undefined; a missing
  * method fails the check); an `HttpRequestHead` fits once its `target` is given as `url`.

@@ -510,9 +510,27 @@ describe.each(kinds)('over %s', (kind) => {
     const session = rawSession(kind, port);
     const get = await rawExchange(session, { ':method': 'GET', ':path': '/page' });
     expect([get.status, get.body]).toEqual([200, 'GET /page handled by the app']);
-    // An extended CONNECT at another path is the application's too (node's compatibility layer: 405).
+    // node's compatibility layer would answer any CONNECT 405 itself (no 'connect' listener): hybi's answers
+    // stand, 404 for another path and 501 for an unknown :protocol (RFC 9220 §3).
     const elsewhere = await rawExchange(session, extendedConnect(port, '/other'));
-    expect(elsewhere.status).toBe(405);
+    expect([elsewhere.status, elsewhere.body]).toEqual([404, 'No WebSocket endpoint at /other']);
+    const unknown = await rawExchange(session, extendedConnect(port, '/ws', { ':protocol': 'chat-v2' }));
+    expect(unknown.status).toBe(501);
+  });
+
+  it('leaves an extended CONNECT it does not serve to a connect listener behind node’s request handler', async () => {
+    const { server, port } = await startServer(kind, { path: '/ws' });
+    server.on('request', (_request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+      response.end('page');
+    });
+    server.on('connect', (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+      response.end(`${request.headers[':protocol']} ${request.url} handled by the app`);
+    });
+    const session = rawSession(kind, port);
+    const unknown = await rawExchange(session, extendedConnect(port, '/ws', { ':protocol': 'chat-v2' }));
+    expect([unknown.status, unknown.body]).toEqual([200, 'chat-v2 /ws handled by the app']);
+    const elsewhere = await rawExchange(session, extendedConnect(port, '/other'));
+    expect([elsewhere.status, elsewhere.body]).toEqual([200, 'websocket /other handled by the app']);
   });
 
   it('answers 404 for another path when nobody else serves it', async () => {
