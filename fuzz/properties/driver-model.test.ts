@@ -55,7 +55,7 @@ function describeMessage(message: Message): string {
   return message.type === 'text' ? `text ${JSON.stringify(message.data)}` : `binary ${hex(message.data)}`;
 }
 
-/** The close code a reply echoes, as `Connection.receiveClose` does (RFC 6455 §5.5.1), and what a close event reports. */
+/** The close a reply echoes, as `Connection.receiveClose` does (RFC 6455 §5.5.1), and what a close event reports. */
 function closeEntry(code: number | undefined, reason: string): LogEntry {
   return `close ${code ?? 1005} ${JSON.stringify(code === undefined ? '' : reason)}`;
 }
@@ -271,8 +271,15 @@ class DeliverToDriverCommand implements DriverCommand {
           model.driverLog.push(`pong ${item.payload}`);
           break;
         case 'close':
-          // RFC 6455 §5.5.1: reply with a close echoing the code, unless ours went out first.
-          if (!model.driverHasSentClose) model.toPeer.push({ kind: 'close', code: item.code, reason: '' });
+          // RFC 6455 §5.5.1: reply with a close echoing the code (and the reason, as websocket-driver
+          // does), unless ours went out first.
+          if (!model.driverHasSentClose) {
+            model.toPeer.push({
+              kind: 'close',
+              code: item.code,
+              reason: item.code === undefined ? '' : item.reason,
+            });
+          }
           model.driverHasSentClose = true;
           model.isDriverClosed = true;
           model.driverLog.push(closeEntry(item.code, item.reason));
@@ -323,7 +330,13 @@ class DeliverToPeerCommand implements DriverCommand {
           model.peerLog.push(`pong ${item.payload}`);
           break;
         case 'close':
-          if (!model.peerHasSentClose) model.toDriver.push({ kind: 'close', code: item.code, reason: '' });
+          if (!model.peerHasSentClose) {
+            model.toDriver.push({
+              kind: 'close',
+              code: item.code,
+              reason: item.code === undefined ? '' : item.reason,
+            });
+          }
           model.peerHasSentClose = true;
           model.isPeerClosed = true;
           model.peerLog.push(closeEntry(item.code, item.reason));

@@ -91,8 +91,9 @@ export class Connection implements MessageHandler {
   private hasExtensions: boolean;
   private readonly autoPong: boolean;
   private readonly autoCloseReply: boolean;
-  /** The code of the peer's close frame (1005 for none), echoed in our reply. */
+  /** The code of the peer's close frame (1005 for none) and its reason, echoed in our reply. */
   private receivedCloseCode: number = CloseCode.NoStatusReceived;
+  private receivedCloseReason = '';
   private hasSentClose = false;
   private hasReceivedClose = false;
   /** Opcode of the outgoing fragmented message in progress, or 0. */
@@ -300,11 +301,15 @@ export class Connection implements MessageHandler {
     return this.encodeFrame(Opcode.Close, body, true, 0);
   }
 
-  /** With `autoCloseReply: false`: the reply to the peer's close, echoing its code (RFC 6455 §5.5.1). */
+  /**
+   * With `autoCloseReply: false`: the reply to the peer's close, echoing its code and reason (RFC 6455
+   * §5.5.1 asks for the code; websocket-driver and ws echo the reason too).
+   */
   sendCloseReply(): Buffer[] {
     if (!this.isCloseReplyDue) return [];
     const code = this.receivedCloseCode;
-    return this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code);
+    if (code === CloseCode.NoStatusReceived) return this.sendClose();
+    return this.sendClose(code, this.receivedCloseReason);
   }
 
   /** The peer's close frame arrived and ours has not been sent yet (only with `autoCloseReply: false`). */
@@ -363,15 +368,18 @@ export class Connection implements MessageHandler {
     const body: CloseBody = decodeCloseBody(payload);
     this.hasReceivedClose = true;
     this.receivedCloseCode = body.code;
+    this.receivedCloseReason = body.reason;
     if (!this.hasSentClose && !this.autoCloseReply) {
       this.stateValue = 'closing';
       this.events.push({ type: 'close', code: body.code, reason: body.reason });
       throw STOP_PARSING;
     }
     if (!this.hasSentClose) {
-      // RFC 6455 §5.5.1: reply with a close frame, typically echoing the status code received.
+      // RFC 6455 §5.5.1: reply with a close frame, typically echoing the status code received; the
+      // reason too, as websocket-driver and ws do (it fits: it came in a control frame of ≤ 125 bytes).
       this.hasSentClose = true;
-      const reply = body.code === CloseCode.NoStatusReceived ? EMPTY : encodeCloseBody(body.code);
+      const reply =
+        body.code === CloseCode.NoStatusReceived ? EMPTY : encodeCloseBody(body.code, body.reason);
       this.events.push({
         type: 'write',
         data: this.encodeFrame(Opcode.Close, reply, true, 0),

@@ -169,8 +169,8 @@ for (const perMessageDeflate of [false, true]) {
         'client says bye',
         true,
       ]);
-      // hybi's reply echoes the code (RFC 6455 §5.5.1), without the reason.
-      expect(await clientSaw).toEqual({ code: 4000, reason: '' });
+      // hybi's reply echoes the code (RFC 6455 §5.5.1) and the reason, as ws itself does.
+      expect(await clientSaw).toEqual({ code: 4000, reason: 'client says bye' });
     });
 
     it('sends its own close code and reason to ws', async () => {

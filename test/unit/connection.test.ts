@@ -323,13 +323,14 @@ describe('UTF-8 (RFC 6455 §8.1), failing fast', () => {
 });
 
 describe('close handshake (RFC 6455 §5.5.1, §7)', () => {
-  it('echoes the peer’s code and reports it, then stops reading', () => {
+  it('echoes the peer’s code and reason and reports them, then stops reading', () => {
     const server = new Connection({ role: 'server' });
     const body = Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65]);
     const events = server.receive(Buffer.concat([rawFrame(0x88, body), rawFrame(0x81, Buffer.from('late'))]));
     expect(events.map((event) => event.type)).toEqual(['write', 'close']);
     const write = events[0];
-    if (write?.type === 'write') expect([...Buffer.concat(write.data)]).toEqual([0x88, 0x02, 0x03, 0xe8]);
+    if (write?.type === 'write')
+      expect([...Buffer.concat(write.data)]).toEqual([0x88, 0x05, 0x03, 0xe8, 0x62, 0x79, 0x65]);
     expect(events[1]).toEqual({ type: 'close', code: 1000, reason: 'bye' });
     expect(server.state).toBe('closed');
   });

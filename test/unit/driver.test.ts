@@ -126,7 +126,20 @@ describe('server driver from a node:http request', () => {
         ...client.sendClose(4000, 'done'),
       ]),
     );
-    expect([...written()]).toEqual([0x81, 2, 0x68, 0x69, 0x8a, 1, 0x70, 0x88, 2, 0x0f, 0xa0]);
+    expect([...written()]).toEqual([
+      0x81,
+      2,
+      0x68,
+      0x69,
+      0x8a,
+      1,
+      0x70,
+      0x88,
+      6,
+      0x0f,
+      0xa0,
+      ...Buffer.from('done'),
+    ]);
     expect(seen).toEqual(['open', ['message', 'hi'], ['ping', 'p'], ['close', 4000, 'done']]);
     expect(driver.text('late')).toBe(false);
   });
