@@ -235,7 +235,7 @@ export class WebSocket extends EventTarget {
       this.isServerSide = target.isClientSide !== true;
     }
     this.driver = this.transport.driver;
-    this.url = this.driver.url;
+    this.url = this.driver.absoluteUrl;
     this.origin = originOf(this.url);
     // The server hands this socket to the application after its handshake: events (early frames
     // included) wait until the application had the socket for one turn of the event loop.
@@ -280,7 +280,7 @@ export class WebSocket extends EventTarget {
 
   /** The subprotocol the server selected, or ''. */
   get protocol(): string {
-    return this.driver.protocol;
+    return this.driver.protocol ?? '';
   }
 
   /** The extensions in use: the server's Sec-WebSocket-Extensions (client), or their names (server). */

@@ -110,7 +110,9 @@ export class ClientDriver extends Driver {
     }
     const head = result.head;
     this.statusCode = head.statusCode;
-    this.headers = head.headers;
+    // An ordinary object, as websocket-driver gives (the parser's has a null prototype); spreading
+    // defines every field as an own property, so a field named __proto__ stays a field.
+    this.headers = { ...head.headers };
     const check = validateServerResponse(head, { key: this.key, protocols: this.configuredProtocols });
     if (!check.ok) {
       this.failHandshake(check.error);
@@ -124,7 +126,7 @@ export class ClientDriver extends Driver {
       this.failHandshake(new HandshakeError(head.statusCode, error.message), CloseCode.MandatoryExtension);
       return;
     }
-    this.protocol = check.protocol ?? '';
+    this.protocol = check.protocol ?? null;
     this.holdInput(result.rest);
     this.open();
   }

@@ -29,6 +29,12 @@ export interface DriverOptions {
   maxHeadSize?: number;
   /** hybi's built-in permessage-deflate (RFC 7692): `true` or its options (read once per options object). Off by default. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * websocket-driver's switch for the pre-RFC drafts (hixie-75/76). Accepted so that its code runs
+   * unchanged, but hybi speaks RFC 6455 only: either way a draft request is refused with 426 and
+   * `Sec-WebSocket-Version: 13` (RFC 6455 §4.4), then 'error' and 'close'.
+   */
+  allowDrafts?: boolean;
 }
 
 export const DRIVER_OPTION_KEYS: readonly string[] = [
@@ -39,6 +45,7 @@ export const DRIVER_OPTION_KEYS: readonly string[] = [
   'maxFragments',
   'maxHeadSize',
   'perMessageDeflate',
+  'allowDrafts',
 ];
 
 export interface MessageEvent {
@@ -86,8 +93,11 @@ type PendingSend =
 export abstract class Driver extends EventEmitter<DriverEvents> implements StreamDriver {
   /** 0 connecting, 1 open, 2 closing, 3 closed (the WebSocket API's numbers). */
   readyState: ReadyState = 0;
-  /** The negotiated subprotocol, or '' when none was. */
-  protocol = '';
+  /**
+   * The negotiated subprotocol. As in websocket-driver: `undefined` until one is agreed (a server that
+   * agreed none keeps `undefined`), and `null` on a client whose server answered without one.
+   */
+  protocol: string | null | undefined = undefined;
   readonly version = 'hybi-13';
   url: string;
   /** Server: the request's headers; client: the response's. */
@@ -210,6 +220,14 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     return this.messagesStream;
   }
 
+  /**
+   * The WebSocket URL, always absolute (`ws://host/path`). Usually `url`; a `server()` driver's `url` is
+   * the request target (`/path?query`), as websocket-driver's is, and this rebuilds the URL from Host.
+   */
+  get absoluteUrl(): string {
+    return this.url;
+  }
+
   /** 'connecting', 'open', 'closing' or 'closed'. */
   getState(): DriverState {
     return STATES[this.readyState];
@@ -266,11 +284,14 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     return this.send(Opcode.Text, String(message), true);
   }
 
-  /** Sends a binary message. */
-  binary(message: Buffer | Uint8Array): boolean {
-    const data = Buffer.isBuffer(message)
-      ? message
-      : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  /** Sends a binary message; a string is sent as its UTF-8 bytes (as websocket-driver does). */
+  binary(message: Buffer | Uint8Array | string): boolean {
+    const data =
+      typeof message === 'string'
+        ? Buffer.from(message, 'utf8')
+        : Buffer.isBuffer(message)
+          ? message
+          : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
     return this.send(Opcode.Binary, data, true);
   }
 
@@ -430,7 +451,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       if (error instanceof ExtensionNegotiationError) return new HandshakeError(400, error.message);
       throw error;
     }
-    this.protocol = protocol ?? '';
+    this.protocol = protocol;
     return { protocol, extensionHeader };
   }
 

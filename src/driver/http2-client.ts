@@ -90,7 +90,7 @@ export class Http2ClientDriver extends Driver {
         CloseCode.MandatoryExtension,
       );
     }
-    this.protocol = check.protocol ?? '';
+    this.protocol = check.protocol ?? null;
     this.open();
     return true;
   }

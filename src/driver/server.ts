@@ -21,6 +21,8 @@ export interface ServerRequest extends UpgradeRequest {
   connection?: unknown;
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
+
 function isEncryptedSocket(socket: unknown): boolean {
   if (typeof socket !== 'object' || socket === null) return false;
   const candidate = socket as { encrypted?: unknown; authorized?: unknown };
@@ -58,9 +60,16 @@ function urlOf(request: ServerRequest): string {
 export class ServerDriver extends Driver {
   /** The request line and headers, once known. */
   method = '';
+  /**
+   * `server()` only: the bytes that came after the request head in the same read (frames a client sent
+   * eagerly), a copy, as websocket-driver's `body`; empty when none did. `undefined` for `http()`.
+   */
+  body: Buffer | undefined;
   private request: ServerRequest | undefined;
   private readonly headParser: HttpHeadParser<'request'> | undefined;
   private isStartRequested = false;
+  /** `server()` only: the URL rebuilt from Host and the target, for `absoluteUrl`. */
+  private rawModeUrl: string | undefined;
   /** The request head is known (given by node:http, or parsed here); later bytes are frames. */
   private hasRequestHead = false;
 
@@ -118,9 +127,15 @@ export class ServerDriver extends Driver {
       method: head.method,
       url: head.target,
       httpVersion: head.httpVersion,
-      headers: head.headers,
+      // An ordinary object, as websocket-driver's parser gives; spreading keeps a __proto__ field a field.
+      headers: { ...head.headers },
     });
-    this.url = urlOf(this.request!);
+    // websocket-driver's server() gives the request target itself (`/chat?room=1`), not a URL: routing
+    // code compares it with paths.
+    this.url = head.target;
+    this.rawModeUrl = urlOf(this.request!);
+    // A copy: the held bytes are unmasked in place once parsed.
+    this.body = result.rest.length === 0 ? EMPTY_BODY : Buffer.from(result.rest);
     this.holdInput(result.rest);
     this.emit('connect', {});
     if (this.isStartRequested && this.readyState === 0) this.start();
@@ -131,6 +146,10 @@ export class ServerDriver extends Driver {
     this.hasRequestHead = true;
     this.method = request.method ?? '';
     this.headers = request.headers;
+  }
+
+  override get absoluteUrl(): string {
+    return this.rawModeUrl ?? this.url;
   }
 
   private reject(error: HandshakeError): false {

@@ -609,7 +609,9 @@ function rawRequestInfo(driver: ServerDriver, socket: Socket): UpgradeRequestInf
   return { method: driver.method, url: targetOf(driver.url), headers: driver.headers, socket };
 }
 
+/** The origin-form target (`/path?query`): a raw server driver's `url` is the request target itself. */
 function targetOf(url: string): string {
+  if (url.startsWith('/')) return url;
   try {
     const parsed = new URL(url);
     return `${parsed.pathname}${parsed.search}`;

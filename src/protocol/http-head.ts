@@ -161,6 +161,10 @@ export class HttpHeadParser<K extends 'request' | 'response'> {
         this.#isAfterCarriageReturn = false;
         if (byte !== LF) return this.#fail(400, 'bare CR in the head; lines must end with CRLF');
         if (this.#lineLength > 0) {
+          if (!this.#hasStartLine) {
+            const failure = this.#checkStartLine(chunk, index);
+            if (failure !== undefined) return failure;
+          }
           this.#hasStartLine = true;
           this.#lineLength = 0;
         } else if (this.#hasStartLine) {
@@ -188,6 +192,26 @@ export class HttpHeadParser<K extends 'request' | 'response'> {
       this.#scannedLength += chunk.length;
     }
     return { state: 'incomplete' };
+  }
+
+  /**
+   * The start line ended (its LF is at `lineFeed` in `chunk`): judge it now rather than at the blank line,
+   * so that a peer answering with garbage is refused at once, as node's parser does, and not left
+   * waiting for a blank line that may never come.
+   */
+  #checkStartLine(chunk: Buffer, lineFeed: number): HeadParseResult<HeadOf<K>> | undefined {
+    const lastPart = chunk.subarray(0, lineFeed);
+    const bytes = this.#chunks.length === 0 ? lastPart : Buffer.concat([...this.#chunks, lastPart]);
+    // The line runs from the end of any leading empty lines to its CR, the byte before the LF.
+    const line = bytes.toString('latin1', this.#headStart, bytes.length - 1);
+    try {
+      if (this.#kind === 'request') parseRequestLine(line);
+      else parseStatusLine(line);
+      return undefined;
+    } catch (error) {
+      if (error instanceof MalformedHead) return this.#fail(error.status, error.reason);
+      throw error;
+    }
   }
 
   #fail(status: number, reason: string): HeadParseResult<HeadOf<K>> {
