@@ -105,7 +105,8 @@ describe("Node's built-in WebSocket client → hybi server", () => {
         [...Buffer.from('blob bytes')],
       ]);
       expect(report.errors).toBe(0);
-      expect(report.close).toEqual({ code: 4000, reason: '', wasClean: true });
+      // hybi's reply echoes the client's code and reason, as ws and websocket-driver do.
+      expect(report.close).toEqual({ code: 4000, reason: 'undici is done', wasClean: true });
       const serverEvent = await serverCloses[0]!;
       expect([serverEvent.code, serverEvent.reason, serverEvent.wasClean]).toEqual([
         4000,
