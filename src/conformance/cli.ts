@@ -8,10 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { casesFor, categoryTitle, createCatalogue, selectCases, subcategoryTitle } from './catalogue.js';
 import { startClientTester } from './client-tester.js';
+import { formatTimeLeft } from './progress.js';
 import { writeReports } from './report-json.js';
-import { formatSummary, shouldColor } from './report-terminal.js';
-import type { SuiteResult } from './result.js';
-import { testServer } from './runner.js';
+import { caseReason, formatSummary, shouldColor } from './report-terminal.js';
+import type { CaseResult, SuiteResult } from './result.js';
+import { type CaseProgress, DEFAULT_STOP_AFTER_UNREACHABLE, testServer } from './runner.js';
 import type { SuiteSettings } from './settings.js';
 
 const USAGE = `hybi-conformance: a WebSocket conformance suite (RFC 6455, RFC 7692) in Autobahn's numbering.
@@ -33,12 +34,13 @@ Options:
   --pace <ms>             the wait that tells fail-fast from late failure (default 1000, as Autobahn)
   --timeout-scale <x>     multiply every case's time limit (default 1)
   --insecure              wss: do not verify the server's certificate
+  --stop-after <n>        server mode: stop once n cases in a row could not connect (default ${DEFAULT_STOP_AFTER_UNREACHABLE}; 0: never)
   --port <n>, --host <h>  client mode: where to listen (default 127.0.0.1:9001)
   --once                  client mode: exit after the first /updateReports, with the verdict as exit code
   --quiet                 no per-case progress
   --help, --version
 
-Exit status: 0 when no case FAILED, 1 when one did, 2 for a usage error.
+Exit status: 0 when no case FAILED, 1 when one did or the server stopped answering, 2 for a usage error.
 `;
 
 function version(): string {
@@ -142,6 +144,7 @@ function parseCommandLine(argv: readonly string[]) {
       pace: { type: 'string' },
       'timeout-scale': { type: 'string' },
       insecure: { type: 'boolean' },
+      'stop-after': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       peer: { type: 'string' },
@@ -169,23 +172,61 @@ async function runServerCommand(url: string | undefined, values: Values): Promis
     throw new UsageError('server needs the URL of the server to test, e.g. ws://127.0.0.1:9001');
   const progress = progressReporter(values.quiet === true);
   const startedAt = Date.now();
+  const stopAfter = numberOption(values['stop-after'], 'stop-after');
+  const onCaseComplete = serverProgress(progress, values.insecure === true);
   const suite = await testServer(url, {
     ...settingsFrom(values),
     cases: patterns(values.cases),
     exclude: patterns(values.exclude),
     ...(values.agent === undefined ? {} : { agent: values.agent }),
     ...(values.insecure === true ? { rejectUnauthorized: false } : {}),
-    onCaseComplete: (result, completed, total) => {
-      const isNotable = result.verdict !== 'OK';
-      progress(
-        `[${completed}/${total}] ${result.id} ${result.verdict}${isNotable ? `: ${result.reason}` : ''}`,
-        isNotable && process.stderr.isTTY !== true,
-      );
-    },
+    ...(stopAfter === undefined ? {} : { stopAfterUnreachable: stopAfter }),
+    onCaseComplete,
   });
   progress(`${suite.results.length} cases in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`, true);
+  if (suite.stopped !== undefined) process.stderr.write(`hybi-conformance: ${suite.stopped}\n`);
   if (suite.results.length === 0) throw new UsageError('No case matches --cases / --exclude.');
-  return finishWithReports([suite], values.report ?? 'reports/servers');
+  const status = await finishWithReports([suite], values.report ?? 'reports/servers');
+  return suite.stopped === undefined ? status : 1;
+}
+
+/**
+ * The per-case display of a server run. On a terminal one line is rewritten in place (count, percent,
+ * time left, the last case) and only FAILED and NON-STRICT cases stay on screen; elsewhere (a log, CI)
+ * those cases and a progress line every tenth of the run. UNIMPLEMENTED cases are left to the summary,
+ * which folds them into one line per group. A certificate that does not verify gets one hint.
+ */
+function serverProgress(
+  progress: (line: string, isFinal: boolean) => void,
+  isInsecure: boolean,
+): (result: CaseResult, completed: number, total: number, state: CaseProgress) => void {
+  const isTerminal = process.stderr.isTTY === true;
+  let hasHinted = false;
+  let lastTenth = 0;
+  return (result, completed, total, state) => {
+    if (state.connection.isCertificateError && !hasHinted && !isInsecure) {
+      hasHinted = true;
+      progress(
+        `hint: ${state.connection.error ?? 'the certificate does not verify'}: --insecure skips the check, ` +
+          'or trust its CA with NODE_EXTRA_CA_CERTS=ca.pem',
+        true,
+      );
+    }
+    const percent = Math.floor((completed * 100) / total);
+    const timeLeft = formatTimeLeft(state.timeLeft);
+    const counter = `[${completed}/${total}] ${percent}%${timeLeft === '' ? '' : `, ${timeLeft}`}`;
+    const isNotable = result.verdict === 'FAILED' || result.verdict === 'NON-STRICT';
+    if (isNotable) progress(`${result.id} ${result.verdict}: ${caseReason(result)}`, true);
+    if (isTerminal) {
+      progress(`${counter} · ${result.id} ${result.verdict}`, false);
+      return;
+    }
+    const tenth = Math.floor((completed * 10) / total);
+    if (tenth > lastTenth && completed < total) {
+      lastTenth = tenth;
+      progress(counter, true);
+    }
+  };
 }
 
 async function finishWithReports(suites: SuiteResult[], directory: string): Promise<number> {
@@ -213,9 +254,11 @@ async function runClientCommand(values: Values): Promise<number> {
     cases: patterns(values.cases),
     exclude: patterns(values.exclude),
     onCaseComplete: (agent, result) => {
+      // As for servers: FAILED and NON-STRICT stay on screen; UNIMPLEMENTED is folded in the summary.
+      const isNotable = result.verdict === 'FAILED' || result.verdict === 'NON-STRICT';
       progress(
-        `${agent}: ${result.id} ${result.verdict}${result.verdict === 'OK' ? '' : `: ${result.reason}`}`,
-        result.verdict !== 'OK',
+        `${agent}: ${result.id} ${result.verdict}${isNotable ? `: ${caseReason(result)}` : ''}`,
+        isNotable,
       );
     },
     onReportsRequested: async (suite) => {

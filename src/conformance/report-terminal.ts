@@ -1,7 +1,7 @@
 // Owns the terminal summary: a table of categories against peers, and the cases that were not OK with why.
 
 import { CATEGORY_TITLES, compareCaseIds } from './catalogue.js';
-import type { SuiteResult } from './result.js';
+import type { CaseResult, SuiteResult } from './result.js';
 import type { Verdict } from './verdict.js';
 
 export interface TerminalOptions {
@@ -90,15 +90,62 @@ export function formatSummary(suites: readonly SuiteResult[], options: TerminalO
     const listed = suite.results.filter(
       (result) => result.verdict === 'FAILED' || (options.listAllNonOk !== false && result.verdict !== 'OK'),
     );
-    if (listed.length === 0) continue;
-    output.push('', `${suite.agent} (${suite.mode} ${suite.target}): ${listed.length} not OK`);
-    for (const result of listed) {
-      output.push(
-        `  ${result.id.padEnd(9)} ${paint(result.verdict, result.verdict.padEnd(13))} ${result.reason}`,
-      );
+    if (listed.length > 0) {
+      output.push('', `${suite.agent} (${suite.mode} ${suite.target}): ${listed.length} not OK`);
+      // UNIMPLEMENTED cases come in whole groups (compressed cases without deflate): one line per group.
+      const unimplemented = groupBySubcategory(listed.filter((result) => result.verdict === 'UNIMPLEMENTED'));
+      for (const result of listed) {
+        if (result.verdict !== 'UNIMPLEMENTED') {
+          output.push(
+            `  ${result.id.padEnd(9)} ${paint(result.verdict, result.verdict.padEnd(13))} ${caseReason(result)}`,
+          );
+          continue;
+        }
+        const group = unimplemented.get(subcategoryOf(result.id));
+        if (group === undefined || group[0] !== result) continue;
+        output.push(
+          group.length === 1
+            ? `  ${result.id.padEnd(9)} ${paint('UNIMPLEMENTED', 'UNIMPLEMENTED')} ${result.reason}`
+            : `  ${`${subcategoryOf(result.id)}.*`.padEnd(9)} ${paint('UNIMPLEMENTED', 'UNIMPLEMENTED')} ${group.length} cases (${result.id} to ${group.at(-1)?.id}): ${sharedReason(group)}`,
+        );
+      }
     }
+    if (suite.stopped !== undefined) output.push('', `${suite.agent}: ${paint('FAILED', suite.stopped)}`);
   }
   return output.join('\n');
+}
+
+/**
+ * One case's reason as a terminal line shows it: a refused handshake also gives the server's status line,
+ * which otherwise only the report shows.
+ */
+export function caseReason(result: CaseResult): string {
+  const handshake = result.handshake;
+  if (handshake?.outcome !== 'refused' || handshake.response === undefined) return result.reason;
+  const statusLine = handshake.response.split('\r\n', 1)[0] ?? '';
+  return result.reason.includes(statusLine) ? result.reason : `${result.reason} [${statusLine}]`;
+}
+
+/** `12.1` for `12.1.7`, `1` for `1.1`: the level Autobahn's report groups cases by. */
+function subcategoryOf(id: string): string {
+  const parts = id.split('.');
+  return parts.length > 2 ? parts.slice(0, 2).join('.') : (parts[0] ?? id);
+}
+
+function groupBySubcategory(results: readonly CaseResult[]): Map<string, CaseResult[]> {
+  const groups = new Map<string, CaseResult[]>();
+  for (const result of results) {
+    const key = subcategoryOf(result.id);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [result]);
+    else group.push(result);
+  }
+  return groups;
+}
+
+function sharedReason(results: readonly CaseResult[]): string {
+  const reasons = new Set(results.map((result) => result.reason));
+  return reasons.size === 1 ? results[0]!.reason : `${reasons.size} different reasons (see the report)`;
 }
 
 function shortName(verdict: Verdict): string {

@@ -55,6 +55,8 @@ export interface SuiteResult {
   settings: SuiteSettings;
   counts: VerdictCounts;
   results: CaseResult[];
+  /** Set when the run ended early (the server stopped answering): why, and how many cases were not run. */
+  stopped?: string | undefined;
 }
 
 export function createCaseResult(

@@ -4,8 +4,9 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { isCertificateError } from '../node/certificate-hint.js';
 import type { ConformanceCase } from './case.js';
-import { casesFor, compareCaseIds, createCatalogue, selectCases } from './catalogue.js';
+import { casesFor, categoryOf, compareCaseIds, createCatalogue, selectCases } from './catalogue.js';
 import { TesterDeflate } from './deflate.js';
 import {
   checkServerResponse,
@@ -18,6 +19,7 @@ import {
 import { judge } from './judge.js';
 import { negotiateAsClient } from './negotiation.js';
 import { emptyObservation, type HandshakeObservation, type Observation } from './observation.js';
+import { estimateTimeLeft, type GroupProgress, type TimeLeft } from './progress.js';
 import { type CaseResult, createCaseResult, createSuiteResult, type SuiteResult } from './result.js';
 import { CaseSession } from './session.js';
 import { DEFAULT_CASE_TIMEOUT, resolveSettings, type SuiteSettings } from './settings.js';
@@ -34,9 +36,36 @@ export interface ServerTestOptions extends Partial<SuiteSettings> {
   /** For wss: whether to check the server's certificate (default true), and extra CAs. */
   rejectUnauthorized?: boolean;
   ca?: string | Buffer | readonly (string | Buffer)[];
+  /**
+   * Stop the run once this many cases in a row could not even connect (the server crashed or was never
+   * there, or its certificate does not verify): the rest would only repeat the same error. Default 5;
+   * 0 runs every case whatever happens. The suite's `stopped` says why and how many were not run.
+   */
+  stopAfterUnreachable?: number;
   /** Called after each case, in completion order. */
-  onCaseComplete?(result: CaseResult, completed: number, total: number): void;
+  onCaseComplete?(result: CaseResult, completed: number, total: number, progress: CaseProgress): void;
 }
+
+/** Whether a case reached the server at all, and if not, why. */
+export interface ConnectionOutcome {
+  /** The TCP (for wss, TLS) connection was made. */
+  readonly isReached: boolean;
+  /** Why it was not: the socket's error message (`connect ECONNREFUSED 127.0.0.1:9001`). */
+  readonly error?: string | undefined;
+  /** The server's certificate did not verify (`--insecure`, or trust its CA). */
+  readonly isCertificateError: boolean;
+}
+
+/** What a progress display needs after each case. */
+export interface CaseProgress {
+  readonly connection: ConnectionOutcome;
+  readonly elapsedMilliseconds: number;
+  /** Undefined until a case has been timed. */
+  readonly timeLeft: TimeLeft | undefined;
+}
+
+/** How many unreachable cases in a row end a run, unless told otherwise. */
+export const DEFAULT_STOP_AFTER_UNREACHABLE = 5;
 
 /**
  * Runs the conformance cases against a WebSocket server and resolves with every result. Never rejects for
@@ -62,18 +91,67 @@ export async function testServer(url: string | URL, options: ServerTestOptions =
     ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
     ...(options.ca === undefined ? {} : { ca: options.ca }),
   };
-  const record = (result: CaseResult): void => {
-    results.push(result);
-    options.onCaseComplete?.(result, results.length, selected.length);
-  };
   const light = selected.filter((definition) => definition.isExclusive !== true);
   const heavy = selected.filter((definition) => definition.isExclusive === true);
-  await runPool(light, settings.concurrency, async (definition) =>
-    record(await runServerCase(definition, target, settings, connectOptions)),
+  // Time left: the concurrent cases as one group timed by the wall clock, each heavy category apart.
+  const groups = new Map<string, { completed: number; remaining: number; spentMilliseconds: number }>();
+  const groupOf = (definition: ConformanceCase): string =>
+    definition.isExclusive === true ? `alone ${categoryOf(definition.id)}` : 'concurrent';
+  for (const definition of selected) {
+    const group = groups.get(groupOf(definition)) ?? { completed: 0, remaining: 0, spentMilliseconds: 0 };
+    group.remaining++;
+    groups.set(groupOf(definition), group);
+  }
+  const stopAfter = options.stopAfterUnreachable ?? DEFAULT_STOP_AFTER_UNREACHABLE;
+  let unreachableInARow = 0;
+  let lastReached: string | undefined;
+  let stopped: string | undefined;
+  const record = (
+    definition: ConformanceCase,
+    outcome: { result: CaseResult; connection: ConnectionOutcome },
+    spentMilliseconds: number,
+  ): void => {
+    const { result, connection } = outcome;
+    results.push(result);
+    const group = groups.get(groupOf(definition))!;
+    group.completed++;
+    group.remaining--;
+    group.spentMilliseconds =
+      definition.isExclusive === true ? group.spentMilliseconds + spentMilliseconds : spentMilliseconds;
+    if (connection.isReached) {
+      unreachableInARow = 0;
+      lastReached = result.id;
+    } else if (++unreachableInARow >= stopAfter && stopAfter > 0 && stopped === undefined) {
+      stopped = describeStop(target, unreachableInARow, connection, lastReached);
+    }
+    options.onCaseComplete?.(result, results.length, selected.length, {
+      connection,
+      elapsedMilliseconds: Date.now() - startedAt.getTime(),
+      timeLeft: estimateTimeLeft([...groups.values()] satisfies GroupProgress[]),
+    });
+  };
+  await runPool(
+    light,
+    settings.concurrency,
+    async (definition) => {
+      const outcome = await runCase(definition, target, settings, connectOptions);
+      record(definition, outcome, Date.now() - startedAt.getTime());
+    },
+    () => stopped !== undefined,
   );
-  for (const definition of heavy) record(await runServerCase(definition, target, settings, connectOptions));
+  for (const definition of heavy) {
+    if (stopped !== undefined) break;
+    const caseStartedAt = Date.now();
+    const outcome = await runCase(definition, target, settings, connectOptions);
+    record(definition, outcome, Date.now() - caseStartedAt);
+  }
   results.sort((first, second) => compareCaseIds(first.id, second.id));
+  const notRun = selected.length - results.length;
   return createSuiteResult({
+    // Stopping matters only when cases were left: with none, the results say it all.
+    ...(stopped === undefined || notRun === 0
+      ? {}
+      : { stopped: `${stopped} (${notRun} of ${selected.length} cases were not run)` }),
     mode: 'server',
     agent: options.agent ?? target.host,
     target: target.href,
@@ -85,8 +163,25 @@ export async function testServer(url: string | URL, options: ServerTestOptions =
 }
 
 function pickSettings(options: ServerTestOptions): Partial<SuiteSettings> {
-  const { cases, exclude, agent, rejectUnauthorized, ca, onCaseComplete, ...settings } = options;
+  const { cases, exclude, agent, rejectUnauthorized, ca, onCaseComplete, stopAfterUnreachable, ...settings } =
+    options;
   return settings;
+}
+
+/** Why a run stopped early, in words a person can act on. */
+function describeStop(
+  target: URL,
+  count: number,
+  connection: ConnectionOutcome,
+  lastReached: string | undefined,
+): string {
+  const failure = `stopped after ${count} cases in a row could not connect to ${target.href} (${connection.error ?? 'the connection failed'})`;
+  if (connection.isCertificateError) {
+    return `${failure}: the server's certificate does not verify; --insecure skips the check, or trust its CA with NODE_EXTRA_CA_CERTS=ca.pem`;
+  }
+  if (lastReached === undefined)
+    return `${failure}: no case ever connected; is the server running at that address?`;
+  return `${failure}: the server answered until case ${lastReached} and seems to have gone down`;
 }
 
 function parseTarget(url: string | URL): URL {
@@ -99,15 +194,16 @@ function parseTarget(url: string | URL): URL {
   return target;
 }
 
-/** Runs `task` over `items` with at most `limit` at a time. */
+/** Runs `task` over `items` with at most `limit` at a time; takes no new item once `isStopped()`. */
 export async function runPool<T>(
   items: readonly T[],
   limit: number,
   task: (item: T) => Promise<void>,
+  isStopped: () => boolean = () => false,
 ): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !isStopped()) {
       const item = items[next++]!;
       await task(item);
     }
@@ -127,7 +223,19 @@ export async function runServerCase(
   settings: SuiteSettings,
   connectOptions: TargetConnectOptions = {},
 ): Promise<CaseResult> {
+  return (await runCase(definition, target, settings, connectOptions)).result;
+}
+
+/** runServerCase, and whether the case reached the server at all. */
+async function runCase(
+  definition: ConformanceCase,
+  target: URL,
+  settings: SuiteSettings,
+  connectOptions: TargetConnectOptions,
+): Promise<{ result: CaseResult; connection: ConnectionOutcome }> {
   const startedAt = new Date();
+  // Until openConnection says otherwise: a tester error before it is not the server's unreachability.
+  let connection: ConnectionOutcome = { isReached: true, isCertificateError: false };
   const wireLog = new WireLog();
   const timeout = (definition.timeout ?? DEFAULT_CASE_TIMEOUT) * settings.caseTimeoutScale;
   let session: CaseSession | undefined;
@@ -152,6 +260,7 @@ export async function runServerCase(
     const opened = await openConnection(definition, target, settings, wireLog, connectOptions, (created) => {
       socket = created;
     });
+    connection = opened.connection;
     if (opened.handshake.outcome !== 'open' || opened.handshake.problems.length > 0) {
       // RFC 6455 §4.1: a client fails the connection on a bad response; the tester does too.
       opened.socket?.destroy();
@@ -195,7 +304,10 @@ export async function runServerCase(
     clearTimeout(timer);
   }
   const judgement = (definition.judge ?? judge)(observation, definition.expect);
-  return createCaseResult(definition, observation, judgement, wireLog.toJSON(), startedAt);
+  return {
+    result: createCaseResult(definition, observation, judgement, wireLog.toJSON(), startedAt),
+    connection,
+  };
 }
 
 /** Runs a case's script; an exception in it is a failure of the case, and a timeout stops waiting for it. */
@@ -214,6 +326,7 @@ interface OpenedConnection {
   socket: Duplex | undefined;
   rest: Buffer;
   handshake: HandshakeObservation;
+  connection: ConnectionOutcome;
 }
 
 /** Connects, sends the (possibly rewritten) request and reads the response head. */
@@ -248,6 +361,8 @@ async function openConnection(
   return new Promise<OpenedConnection>((resolve) => {
     const reader = new ResponseHeadReader();
     let isSettled = false;
+    let isReached = false;
+    let connectionError: Error | undefined;
     const finish = (rest: Buffer = Buffer.alloc(0)): void => {
       if (isSettled) return;
       isSettled = true;
@@ -258,7 +373,16 @@ async function openConnection(
       socket.off(connectEvent, onConnect);
       // Held until the case session listens, so that no frame behind the head is lost.
       socket.pause();
-      resolve({ socket, rest, handshake });
+      resolve({
+        socket,
+        rest,
+        handshake,
+        connection: {
+          isReached,
+          ...(isReached ? {} : { error: connectionError?.message ?? handshake.error }),
+          isCertificateError: isCertificateError(connectionError),
+        },
+      });
     };
     const timer = setTimeout(() => {
       handshake.outcome = 'timeout';
@@ -269,6 +393,7 @@ async function openConnection(
     }, settings.handshakeTimeout);
     const connectEvent = target.protocol === 'wss:' ? 'secureConnect' : 'connect';
     const onConnect = (): void => {
+      isReached = true;
       wireLog.http('tx', requestText);
       socket.write(requestText);
     };
@@ -307,6 +432,7 @@ async function openConnection(
       finish();
     };
     const onError = (error: Error): void => {
+      connectionError ??= error;
       handshake.outcome = 'error';
       handshake.error = error.message;
       wireLog.note(`connection error: ${error.message}`);
