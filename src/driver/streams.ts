@@ -103,7 +103,8 @@ export class IOStream extends Stream {
 /**
  * The application side: 'data' emits each message (a string for text, a Buffer for binary);
  * `write(message)` sends one and returns false while the socket is full, then 'drain' fires.
- * `pause()` makes `io.write` return false so the socket stops being read.
+ * `pause()` stops delivery (no 'data' until `resume()`, even from bytes already read) and makes
+ * `io.write` return false so the socket stops being read.
  */
 export class MessagesStream extends Stream {
   readable = true;
