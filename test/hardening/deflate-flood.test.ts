@@ -19,8 +19,9 @@ import {
   WebSocketServer,
 } from '../../src/index.js';
 import { connectHttp2, Http2SessionPool } from '../../src/node/http2-client.js';
+import { computeAcceptKey } from '../../src/protocol/handshake.js';
 import { rawUpgradeRequest } from '../support/upgrade-request.js';
-import { deferred, nextTurn, useCleanups } from './support.js';
+import { closed, deferred, nextTurn, startNetServer, useCleanups } from './support.js';
 
 const addCleanup = useCleanups();
 
@@ -411,5 +412,57 @@ describe('a flood of compressed frames', () => {
     // Each of our messages waited for a handful of the flood's (measured: 4-9), never for a backlog (one socket
     // read of the flood alone is 5,000 messages).
     expect(Math.max(...floodMessagesPerRoundTrip)).toBeLessThan(100);
+  });
+
+  it('from a hostile server is bounded for a client as for a server', async () => {
+    /** The flood frame as a server sends it: unmasked (RFC 6455 §5.1), FIN + RSV1, "hello" deflated. */
+    const serverFrame = Buffer.from([0xc1, 0x07, 0xca, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    const serverBatch = Buffer.concat(Array.from({ length: 7000 }, () => serverFrame));
+    const attackers: Attacker[] = [];
+    const ready = deferred<void>();
+    const port = await startNetServer((socket) => {
+      socket.on('error', () => {});
+      let head = '';
+      socket.on('data', (chunk: Buffer) => {
+        if (head.includes('\r\n\r\n')) return;
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        const key = /sec-websocket-key: *([^\r]+)/i.exec(head)?.[1] ?? '';
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            `Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n` +
+            'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n',
+        );
+        attackers.push({
+          write: (bytes, callback) => void socket.write(bytes, callback),
+          accepted: (_written, completed) => completed,
+          vanish: () => void socket.resetAndDestroy(),
+        });
+        ready.resolve();
+      });
+    }, addCleanup);
+    let messages = 0;
+    const client = await connect(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true });
+    addCleanup(() => {
+      client.close();
+      return undefined;
+    });
+    expect(client.extensions).toMatch(/permessage-deflate/);
+    client.addEventListener('message', () => {
+      messages++;
+    });
+    await ready.promise;
+    const attacker = attackers[0]!;
+    const flooding = flood({
+      ...attacker,
+      write: (_chunk, callback) => attacker.write(serverBatch, callback),
+    });
+    const { accepted, peakBufferGrowth } = await flooding;
+    expect(accepted).toBeLessThan(ACCEPTED_BOUND);
+    expect(peakBufferGrowth).toBeLessThan(HELD_BYTES_BOUND);
+    expect(messages).toBeGreaterThan(0);
+    const clientClosed = closed(client);
+    attacker.vanish();
+    expect((await clientClosed).code).toBe(1006);
   });
 });
