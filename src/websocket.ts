@@ -132,6 +132,7 @@ interface ListenerAccess {
   opened(socket: WebSocket): void;
   receive(socket: WebSocket, kind: ReceivedKind, value: unknown): void;
   driverClosed(socket: WebSocket): void;
+  settle(socket: WebSocket): void;
 }
 let listenerAccess: ListenerAccess;
 
@@ -166,7 +167,13 @@ export class WebSocket extends EventTarget {
   private isClosing = false;
   private isClosed = false;
   private hasOpened = false;
-  private hasReportedError = false;
+  /** A client that offered subprotocols: the server must select one of them. */
+  private isOfferingProtocols = false;
+  /**
+   * Why the connection failed, held until it is closed: the standard dispatches 'error' then, with
+   * readyState CLOSED, right before 'close' (WHATWG WebSockets §"Feedback from the protocol").
+   */
+  private failure: Error | undefined;
   /** Set from a handshake's start until the application has had a turn to add listeners. */
   private heldEvents: (() => void)[] | undefined;
   // Collections only some sockets need are made on first use: an idle server holds thousands of these.
@@ -176,6 +183,14 @@ export class WebSocket extends EventTarget {
   private isSendQueueRunning = false;
   /** The standard counts bytes passed to send() after closing began and never sent. */
   private bytesAfterClose = 0;
+  /**
+   * Bytes of application data passed to send() while open and not yet known to have left: what
+   * bufferedAmount reports, frame headers and control frames not included (WHATWG WebSockets
+   * §bufferedAmount). Set back to 0 once the transport holds nothing, on the first tick after a send.
+   */
+  private unsentBytes = 0;
+  /** A send happened this tick: bufferedAmount counts all of it until the tick is over. */
+  private isSettleScheduled = false;
   /** send() returned false: a 'drain' is owed once everything buffered went to the network. */
   private owesDrain = false;
   private readingPauses = 0;
@@ -209,6 +224,7 @@ export class WebSocket extends EventTarget {
       validateClientOptions(options);
       const offered = protocols ?? options.protocols;
       assertProtocolList(offered);
+      this.isOfferingProtocols = offered !== undefined && offered.length > 0;
       const http2 = options.http2 ?? 'off';
       if (http2 !== 'off' && http2 !== 'require') {
         // Choosing HTTP/2 or HTTP/1.1 takes the server's SETTINGS, which a synchronous constructor
@@ -303,11 +319,18 @@ export class WebSocket extends EventTarget {
     if (value === 'blob' || value === 'arraybuffer' || value === 'nodebuffer') this.binaryTypeValue = value;
   }
 
-  /** Bytes passed to send() and not yet handed to the network (frame headers included). */
+  /**
+   * Bytes of application data passed to send() and not yet handed to the network (frame headers and
+   * control frames not counted), plus everything passed to send() after closing began, which is never
+   * sent (WHATWG WebSockets §bufferedAmount). Data sent in the current tick counts in full, even when
+   * the socket took it at once. After that tick it counts only while the socket's write buffer is over
+   * its high-water mark (16 KiB for node:net), bounded by what the buffer holds: below the mark the
+   * socket is taking data as fast as it is given, and bufferedAmount reads 0.
+   */
   get bufferedAmount(): number {
     // Before 'open' the socket holds only the handshake request, which is not application data.
-    if (!this.hasOpened) return this.bytesAfterClose;
-    return this.transport.bufferedAmount + this.sendQueueBytes + this.bytesAfterClose;
+    if (!this.hasOpened || this.isClosed) return this.bytesAfterClose;
+    return this.unsentApplicationBytes() + this.bytesAfterClose;
   }
 
   get onopen(): Handler<Event> {
@@ -365,6 +388,11 @@ export class WebSocket extends EventTarget {
       return false;
     }
     const compress = options.compress !== false;
+    this.unsentBytes += byteLengthOf(message);
+    if (!this.isSettleScheduled) {
+      this.isSettleScheduled = true;
+      process.nextTick(settleUnsentBytes, this);
+    }
     if (this.sendQueue !== undefined || message instanceof Blob) {
       this.sendQueue ??= [];
       this.sendQueue.push({ data: message, compress });
@@ -380,7 +408,8 @@ export class WebSocket extends EventTarget {
 
   /**
    * Starts the closing handshake. `code` must be 1000 or 3000-4999 (else `InvalidAccessError`), `reason`
-   * at most 123 bytes of UTF-8 (else `SyntaxError`). Without a code, 1000 is sent. While connecting, the
+   * at most 123 bytes of UTF-8 (else `SyntaxError`). Without a code, 1000 is sent with a reason, and a
+   * close frame without a body when there is no reason either (the peer hears 1005). While connecting, the
    * attempt is abandoned: 'error' then 'close' with 1006, as the standard says.
    *
    * @example
@@ -407,7 +436,10 @@ export class WebSocket extends EventTarget {
         'SyntaxError',
       );
     }
-    this.startClosing(closeCode ?? CloseCode.Normal, closeReason);
+    // WHATWG WebSockets §close(): without a code, a reason comes with 1000; without either, the close
+    // frame has no body (the peer hears 1005, RFC 6455 §7.1.5).
+    const defaultCode = reason === undefined ? CloseCode.NoStatusReceived : CloseCode.Normal;
+    this.startClosing(closeCode ?? defaultCode, closeReason);
   }
 
   /**
@@ -526,6 +558,7 @@ export class WebSocket extends EventTarget {
       receive: (socket, kind, value) => socket.receive(kind, value),
       // The closing handshake is over (or failed): pings can no longer be answered.
       driverClosed: (socket) => socket.failPendingPings(),
+      settle: (socket) => socket.settleUnsentBytes(),
     };
   }
 
@@ -539,10 +572,38 @@ export class WebSocket extends EventTarget {
       return;
     }
     // Messages still waiting for a Blob are dropped: the close frame must be the last frame sent.
+    this.dropSendQueue();
+    this.driver.close(reason, code);
+  }
+
+  /** Moves the messages waiting behind a Blob to the bytes that will never be sent. */
+  private dropSendQueue(): void {
     this.bytesAfterClose += this.sendQueueBytes;
+    this.unsentBytes -= this.sendQueueBytes;
     this.sendQueue = undefined;
     this.sendQueueBytes = 0;
-    this.driver.close(reason, code);
+  }
+
+  /**
+   * The application bytes sent while open that have not left: all of this tick's; after it, while the
+   * socket's buffer is over its high-water mark, at most what the transport and the Blob queue still hold.
+   */
+  private unsentApplicationBytes(): number {
+    if (this.isSettleScheduled) return this.unsentBytes;
+    if (this.unsentBytes === 0) return 0;
+    if (!this.isBufferFull()) {
+      // The socket takes what it is given: what is left in its buffer may be pongs and close frames as
+      // much as our data (which the standard does not count).
+      this.unsentBytes = 0;
+      return 0;
+    }
+    return Math.min(this.unsentBytes, this.transport.bufferedAmount + this.sendQueueBytes);
+  }
+
+  /** The tick of a send is over: forget what has left already. */
+  private settleUnsentBytes(): void {
+    this.isSettleScheduled = false;
+    this.unsentApplicationBytes();
   }
 
   /** Whether send() should tell the application to wait for 'drain'. */
@@ -587,6 +648,12 @@ export class WebSocket extends EventTarget {
   }
 
   private opened(): void {
+    if (this.isOfferingProtocols && !this.driver.protocol) {
+      // WHATWG WebSockets, "establish a WebSocket connection": protocols were offered and the server
+      // selected none, so the connection fails ('error', then 'close' 1006) instead of opening.
+      this.transport.destroy(new Error('The server selected none of the subprotocols offered'));
+      return;
+    }
     this.hasOpened = true;
     if (this.isServerSide) return; // server sockets are handed out open
     this.dispatchEvent(new Event('open'));
@@ -643,7 +710,9 @@ export class WebSocket extends EventTarget {
   }
 
   private deliverMessage(raw: string | Buffer): void {
-    if (this.isClosed) return;
+    // WHATWG WebSockets §"Feedback from the protocol": a message received once close() was called (ready
+    // state no longer OPEN) is not delivered. The peer's data may still arrive until it answers our close.
+    if (this.isClosed || this.isClosing) return;
     const data = typeof raw === 'string' ? raw : this.convertBinary(raw);
     if (this.iterators !== undefined) for (const iterator of this.iterators) iterator.push(data, raw.length);
     this.dispatchEvent(new MessageEvent('message', { data, origin: this.origin }));
@@ -670,27 +739,31 @@ export class WebSocket extends EventTarget {
     const iterators = this.iterators;
     this.iterators = undefined;
     if (iterators !== undefined) for (const iterator of iterators) iterator.end();
-    this.bytesAfterClose += this.sendQueueBytes;
-    this.sendQueue = undefined;
-    this.sendQueueBytes = 0;
-    if (!this.hasOpened) {
-      // WHATWG: a connection that could not be established is failed: 'error', then close with 1006,
-      // whatever the handshake said.
-      if (!this.hasReportedError) {
-        this.reportError(new Error('The connection closed before the WebSocket handshake completed'));
-      }
-      this.isClosed = true;
-      this.dispatchEvent(new CloseEvent('close', { code: CloseCode.Abnormal, reason: '', wasClean: false }));
-      return;
-    }
+    this.dropSendQueue();
+    // What had not left by now never will: the standard keeps counting it (bufferedAmount never falls
+    // back to 0 once the connection is closed).
+    if (this.hasOpened) this.bytesAfterClose += this.unsentApplicationBytes();
+    this.unsentBytes = 0;
     this.isClosed = true;
-    this.dispatchEvent(new CloseEvent('close', event));
+    // WHATWG: a connection that could not be established is failed: 'error', then close with 1006,
+    // whatever the handshake said.
+    const failure =
+      this.failure ??
+      (this.hasOpened
+        ? undefined
+        : new Error('The connection closed before the WebSocket handshake completed'));
+    this.failure = undefined;
+    if (failure !== undefined) {
+      this.dispatchEvent(new ErrorEvent('error', { error: failure, message: failure.message }));
+    }
+    const closeEvent = this.hasOpened ? event : { code: CloseCode.Abnormal, reason: '', wasClean: false };
+    this.dispatchEvent(new CloseEvent('close', closeEvent));
   }
 
+  /** The first reason the connection failed is kept for the 'error' that comes with 'close'. */
   private reportError(error: Error): void {
     if (this.isClosed) return;
-    this.hasReportedError = true;
-    this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
+    this.failure ??= error;
   }
 
   private sendNow(data: string | ArrayBuffer | ArrayBufferView | PreparedMessage, compress: boolean): void {
@@ -888,6 +961,9 @@ function onDriverClose(this: Driver): void {
 }
 function onTransportDrain(this: WebSocketTransport): void {
   listenerAccess.receive(ownerOf(this.driver), 'drain', undefined);
+}
+function settleUnsentBytes(socket: WebSocket): void {
+  listenerAccess.settle(socket);
 }
 function onTransportClose(this: WebSocketTransport, event: TransportCloseEvent): void {
   listenerAccess.receive(ownerOf(this.driver), 'close', event);

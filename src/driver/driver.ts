@@ -510,7 +510,9 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     // first message is delivered must not get them ahead of the held ones.
     const input = this.pendingInput ?? [];
     this.pendingInput = undefined;
-    if (this.readyState !== 1) return;
+    // A close() in the 'open' listener still reads the peer's frames until its close frame (RFC 6455
+    // §7.1.2); dropping the held ones would leave the parser in the middle of a frame.
+    if (this.hasEmittedClose) return;
     for (const chunk of input) this.connection.push(chunk);
     this.pump();
   }

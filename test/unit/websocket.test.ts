@@ -150,7 +150,8 @@ describe('readyState', () => {
     const event = await closing;
     states.push(socket.readyState);
     expect(states).toEqual([0, 1, 2, 3]);
-    expect([event.code, event.wasClean]).toEqual([1000, true]);
+    // close() without arguments sends no body: the server's reply has none either (RFC 6455 §7.1.5).
+    expect([event.code, event.wasClean]).toEqual([1005, true]);
   });
 
   it('throws InvalidStateError for send() while connecting', async () => {
@@ -211,14 +212,25 @@ describe('close() arguments', () => {
     expect([event.code, event.reason, event.wasClean]).toEqual([code, reason, true]);
   });
 
-  it('sends 1000 when close() has no code', async () => {
+  it('sends a close frame without a body when close() has neither code nor reason: the peer hears 1005', async () => {
     const serverClosed = deferred<WebSocketCloseEvent>();
     const { url } = await startServer({}, (socket) => socket.addEventListener('close', serverClosed.resolve));
     const socket = await open(url);
     const clientClosed = closed(socket);
     socket.close();
     const [serverEvent, clientEvent] = await Promise.all([serverClosed.promise, clientClosed]);
-    expect([serverEvent.code, serverEvent.wasClean]).toEqual([1000, true]);
+    expect([serverEvent.code, serverEvent.wasClean]).toEqual([1005, true]);
+    expect([clientEvent.code, clientEvent.wasClean]).toEqual([1005, true]);
+  });
+
+  it('sends 1000 with the reason when close() has a reason and no code', async () => {
+    const serverClosed = deferred<WebSocketCloseEvent>();
+    const { url } = await startServer({}, (socket) => socket.addEventListener('close', serverClosed.resolve));
+    const socket = await open(url);
+    const clientClosed = closed(socket);
+    socket.close(undefined, 'done');
+    const [serverEvent, clientEvent] = await Promise.all([serverClosed.promise, clientClosed]);
+    expect([serverEvent.code, serverEvent.reason, serverEvent.wasClean]).toEqual([1000, 'done', true]);
     expect([clientEvent.code, clientEvent.wasClean]).toEqual([1000, true]);
   });
 
