@@ -323,9 +323,9 @@ export class WebSocket extends EventTarget {
    * Bytes of application data passed to send() and not yet handed to the network (frame headers and
    * control frames not counted), plus everything passed to send() after closing began, which is never
    * sent (WHATWG WebSockets §bufferedAmount). Data sent in the current tick counts in full, even when
-   * the socket took it at once. After that tick it counts only while the socket's write buffer is over
-   * its high-water mark (16 KiB for node:net), bounded by what the buffer holds: below the mark the
-   * socket is taking data as fast as it is given, and bufferedAmount reads 0.
+   * the socket took it at once. After that tick it counts only while the transport holds 16 KiB or
+   * more (node:net's default high-water mark), bounded by what it holds: below that the socket is taking
+   * data as fast as it is given, and bufferedAmount reads 0.
    */
   get bufferedAmount(): number {
     // Before 'open' the socket holds only the handshake request, which is not application data.
@@ -591,13 +591,16 @@ export class WebSocket extends EventTarget {
   private unsentApplicationBytes(): number {
     if (this.isSettleScheduled) return this.unsentBytes;
     if (this.unsentBytes === 0) return 0;
-    if (!this.isBufferFull()) {
+    const held = this.transport.bufferedAmount + this.sendQueueBytes;
+    // Not isBufferFull(): asking the transport whether it is full makes it owe a 'drain' (a getter must
+    // not change what the application will be told).
+    if (held < SEND_HIGH_WATER_BYTES) {
       // The socket takes what it is given: what is left in its buffer may be pongs and close frames as
       // much as our data (which the standard does not count).
       this.unsentBytes = 0;
       return 0;
     }
-    return Math.min(this.unsentBytes, this.transport.bufferedAmount + this.sendQueueBytes);
+    return Math.min(this.unsentBytes, held);
   }
 
   /** The tick of a send is over: forget what has left already. */
