@@ -51,6 +51,14 @@ export {
   httpProtocolOf,
 } from './node/http2-server.js';
 export {
+  type EndReason,
+  type ReconnectClock,
+  type ReconnectingEvents,
+  type ReconnectingOptions,
+  type ReconnectingSendable,
+  ReconnectingWebSocket,
+} from './node/reconnecting-websocket.js';
+export {
   type AcceptOptions,
   acceptSocket,
   acceptUpgrade,

@@ -99,7 +99,8 @@ const CLIENT_OPTIONS: Record<keyof ClientOptions, true> = {
   http2: true,
   sessionPool: true,
 };
-const CLIENT_OPTION_KEYS: readonly string[] = Object.keys(CLIENT_OPTIONS);
+/** @internal The option names connect() takes, for entry points built on it. */
+export const CLIENT_OPTION_KEYS: readonly string[] = Object.keys(CLIENT_OPTIONS);
 
 /**
  * @internal Throws a TypeError for an option `connect()` and `new WebSocket()` do not know, naming the
