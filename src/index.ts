@@ -71,6 +71,7 @@ export {
 } from './node/server.js';
 export { type ShutdownOptions, type ShutdownResult, shutdown } from './node/shutdown.js';
 export { linkSocket, SocketLink, type SocketLinkOptions } from './node/socket-link.js';
+export { DEFAULT_MAX_TOPICS_PER_SOCKET } from './node/topics.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
 export { CloseCode, Opcode } from './protocol/opcodes.js';
 export { PreparedMessage, prepareMessage } from './protocol/prepared-message.js';
@@ -92,3 +93,4 @@ export {
   type WebSocketOptions,
   type WebSocketTransport,
 } from './websocket.js';
+export type { PublishOptions, TopicData } from './websocket-topics.js';

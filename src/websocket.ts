@@ -11,6 +11,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD } from './protocol/opcodes.js';
 import { PreparedMessage } from './protocol/prepared-message.js';
 import { CloseEvent, ErrorEvent, type TypedMessageEvent } from './websocket-events.js';
 import { MessageIterator } from './websocket-iterator.js';
+import type { PublishOptions, TopicData, TopicHost } from './websocket-topics.js';
 
 // The event classes and their init types live in websocket-events.ts; exported here too, as they always were.
 export {
@@ -121,6 +122,7 @@ const SEND_HIGH_WATER_BYTES = 16 * 1024;
 interface EndpointAccess {
   close(socket: WebSocket, code: number, reason: string): void;
   destroy(socket: WebSocket, error: Error | undefined): void;
+  joinTopics(socket: WebSocket, host: TopicHost): void;
 }
 let endpointAccess: EndpointAccess;
 
@@ -199,6 +201,8 @@ export class WebSocket extends EventTarget {
   private handlers:
     | Map<HandlerType, { handler: Handler<Event>; listener: (event: Event) => void }>
     | undefined;
+  /** The topics of the WebSocketServer that accepted this socket: one pointer, the state lives there. */
+  private topicHost: TopicHost | undefined;
 
   /**
    * Opens a client connection to `url` (ws:, wss:, or http:/https: mapped to them), offering `protocols`.
@@ -407,6 +411,47 @@ export class WebSocket extends EventTarget {
   }
 
   /**
+   * Subscribes this socket to `topic`, so that `wss.publish(topic, ...)` and other sockets' `publish`
+   * reach it (sockets accepted by a `WebSocketServer` only; others throw TypeError). Returns `true` when
+   * the socket is subscribed afterwards (already was, or is now); `false` when it was refused: the socket
+   * is closing, or it holds `maxTopicsPerSocket` topics already. Closing unsubscribes from every topic.
+   *
+   * @example
+   * ```ts
+   * wss.on('connection', (socket) => {
+   *   socket.subscribe('room:lobby');
+   *   socket.onmessage = (event) => socket.publish('room:lobby', event.data);
+   * });
+   * ```
+   */
+  subscribe(topic: string): boolean {
+    return this.requireTopicHost().subscribe(this, topic);
+  }
+
+  /** Leaves `topic`; returns whether the socket was subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    return this.requireTopicHost().unsubscribe(this, topic);
+  }
+
+  /** Whether this socket is subscribed to `topic` (always `false` for a socket without a server). */
+  isSubscribed(topic: string): boolean {
+    return this.topicHost?.isSubscribed(this, topic) ?? false;
+  }
+
+  /** The topics this socket is subscribed to, in subscription order (a new array each time). */
+  get topics(): readonly string[] {
+    return this.topicHost?.topicsOf(this) ?? [];
+  }
+
+  /**
+   * Sends `data` to every open subscriber of `topic` on this socket's server except this socket (which
+   * need not be subscribed itself); returns how many sockets it was sent to. Framed once for all of them.
+   */
+  publish(topic: string, data: TopicData, options: PublishOptions = {}): number {
+    return this.requireTopicHost().publish(topic, data, options, this);
+  }
+
+  /**
    * Starts the closing handshake. `code` must be 1000 or 3000-4999 (else `InvalidAccessError`), `reason`
    * at most 123 bytes of UTF-8 (else `SyntaxError`). Without a code, 1000 is sent with a reason, and a
    * close frame without a body when there is no reason either (the peer hears 1005). While connecting, the
@@ -546,12 +591,24 @@ export class WebSocket extends EventTarget {
 
   // --- internals -----------------------------------------------------------------------------
 
+  private requireTopicHost(): TopicHost {
+    if (this.topicHost === undefined) {
+      throw new TypeError(
+        'Topics belong to a WebSocketServer: this socket was not accepted by one (use wss.clients or your own sets)',
+      );
+    }
+    return this.topicHost;
+  }
+
   static {
     // Server helpers may close with codes the standard API forbids (1001 on shutdown) and abort a
     // connection; they reach these private methods through the module's friend functions.
     endpointAccess = {
       close: (socket, code, reason) => socket.startClosing(code, reason),
       destroy: (socket, error) => socket.transport.destroy(error),
+      joinTopics: (socket, host) => {
+        socket.topicHost = host;
+      },
     };
     listenerAccess = {
       opened: (socket) => socket.opened(),
@@ -859,6 +916,11 @@ export function closeAsEndpoint(socket: WebSocket, code: number, reason = ''): v
 /** @internal Ends the connection without a closing handshake: 'error' (if given), then close 1006. */
 export function destroyConnection(socket: WebSocket, error?: Error): void {
   endpointAccess.destroy(socket, error);
+}
+
+/** @internal For WebSocketServer: gives a socket it accepted the server's topics (see `subscribe`). */
+export function joinTopics(socket: WebSocket, host: TopicHost): void {
+  endpointAccess.joinTopics(socket, host);
 }
 
 // --- helpers -----------------------------------------------------------------------------------

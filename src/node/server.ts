@@ -28,6 +28,7 @@ import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from
 import { openServerSocket } from './open-server-socket.js';
 import { shutdown } from './shutdown.js';
 import { DEFAULT_CLOSE_TIMEOUT, linkSocket } from './socket-link.js';
+import { TopicClients, TopicRegistry } from './topics.js';
 
 /** The request a `verifyRequest` hook sees: node:http's IncomingMessage, or for `acceptSocket` its parsed head. */
 export interface UpgradeRequestInfo {
@@ -140,6 +141,11 @@ export interface WebSocketServerOptions extends AcceptOptions {
    * `server` or `noServer: true` is required, so that a forgotten port is an error, not a silent server.
    */
   noServer?: boolean;
+  /**
+   * Most topics one socket may subscribe to (default 1024); `subscribe()` beyond it returns `false`.
+   * Bounds the topic registry per connection, whatever a peer asks the application to join.
+   */
+  maxTopicsPerSocket?: number;
 }
 
 /** The names WebSocketServer takes: AcceptOptions and its own. */
@@ -150,6 +156,7 @@ const SERVER_OPTION_KEYS: readonly string[] = [
   'server',
   'path',
   'noServer',
+  'maxTopicsPerSocket',
 ];
 
 export interface WebSocketServerEvents {
@@ -278,7 +285,9 @@ export function acceptSocket(socket: Socket, options: AcceptOptions = {}): Promi
  */
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** The open (and closing) connections. */
-  readonly clients = new Set<WebSocket>();
+  readonly clients: Set<WebSocket>;
+  /** Who subscribes to what (src/node/topics.ts); sockets join it as they join `clients`. */
+  private readonly topics: TopicRegistry;
   private readonly options: WebSocketServerOptions;
   private readonly prepared: PreparedOptions;
   private readonly httpServer: http.Server | https.Server | Http2Server | Http2SecureServer | undefined;
@@ -297,6 +306,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     super();
     validateOptions(options, SERVER_OPTION_KEYS);
     this.prepared = prepareOptions(options);
+    this.topics = new TopicRegistry(options.maxTopicsPerSocket);
+    this.clients = new TopicClients(this.topics);
     const modes = [options.port, options.server, options.noServer === true ? true : undefined];
     const modeCount = modes.filter((mode) => mode !== undefined).length;
     if (modeCount !== 1) {
@@ -324,6 +335,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           server: _server,
           maxHeadSize: _maxHeadSize,
           noServer: _noServer,
+          maxTopicsPerSocket: _maxTopicsPerSocket,
           ...attach
         } = options;
         this.http2Host = attachHttp2(server, { ...attach, webSocketServer: this });
@@ -371,6 +383,30 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       count++;
     }
     return count;
+  }
+
+  /**
+   * Sends one message to every open socket subscribed to `topic` (`socket.subscribe(topic)`), framed
+   * once for all of them, as `broadcast` does; returns how many sockets it was sent to. Like `send()`
+   * it never waits: a slow subscriber gets the message queued (its `bufferedAmount` grows) and the
+   * others do not wait for it.
+   *
+   * @example
+   * ```ts
+   * wss.publish('room:lobby', JSON.stringify({ from: 'server', text: 'hello' }));
+   * ```
+   */
+  publish(
+    topic: string,
+    data: string | Uint8Array | PreparedMessage,
+    options: { compress?: boolean } = {},
+  ): number {
+    return this.topics.publish(topic, data, options, undefined);
+  }
+
+  /** How many sockets are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.topics.subscriberCount(topic);
   }
 
   /** The listening address of the underlying server (null before 'listening' or without one). */
