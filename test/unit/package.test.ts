@@ -126,6 +126,13 @@ describe('package.json', () => {
     expect(engines?.node).toBe('^20.19.0 || >=22.12.0');
   });
 
+  it('installs the hybi and hybi-conformance commands, each a built file', async () => {
+    const { bin } = await readPackageJson();
+    expect(bin).toEqual({ hybi: './dist/cli/hybi.js', 'hybi-conformance': './dist/conformance/cli.js' });
+    for (const target of Object.values(bin ?? {}))
+      expect(existsSync(join(repositoryRoot, target)), target).toBe(true);
+  });
+
   it('names its repository, so that README links resolve on the registry', async () => {
     const { repository } = await readPackageJson();
     expect(repository?.url).toBe('git+https://github.com/hybi-ws/hybi.git');
