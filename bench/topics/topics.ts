@@ -215,7 +215,10 @@ const row = (cells: readonly (string | number)[]): void => void rows.push(`| ${c
       for (let k = 0; k < TOPICS_PER_SOCKET; k++) {
         const topic = topicOf(index, k);
         let members = topics.get(topic);
-        if (members === undefined) topics.set(topic, (members = new Set()));
+        if (members === undefined) {
+          members = new Set();
+          topics.set(topic, members);
+        }
         members.add(socket);
         count++;
       }
