@@ -26,23 +26,21 @@ export type {
   ServerExtensionSession,
 } from './extensions/extension.js';
 export { type PerMessageDeflateOptions, permessageDeflate } from './extensions/permessage-deflate.js';
-export { type ClientOptions, connect } from './node/client.js';
+export type { ClientOptions, Http2Mode } from './node/client-options.js';
+export { connect, connectAny, connectHttp2 } from './node/connect.js';
 export { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './node/heartbeat.js';
-export {
-  connectAny,
-  connectHttp2,
-  defaultHttp2SessionPool,
-  type Http2ClientOptions,
-  type Http2Mode,
-  Http2SessionPool,
-  type Http2SessionPoolOptions,
-  Http2UnsupportedError,
-} from './node/http2-client.js';
+
+// The Node dialer of `new WebSocket(url)`: loading it registers it with the WebSocket face, which
+// imports nothing of src/node itself.
+import './node/dialer.js';
+
+export { type Http2ClientOptions, Http2UnsupportedError } from './node/http2-client.js';
 export {
   type AttachHttp2Options,
   acceptHttp2Stream,
   attachHttp2,
   type Http2AcceptOptions,
+  type Http2ConnectionOwner,
   Http2StreamLink,
   Http2WebSocketHost,
   type Http2WebSocketHostEvents,
@@ -50,6 +48,11 @@ export {
   type HttpProtocol,
   httpProtocolOf,
 } from './node/http2-server.js';
+export {
+  defaultHttp2SessionPool,
+  Http2SessionPool,
+  type Http2SessionPoolOptions,
+} from './node/http2-session-pool.js';
 export {
   type EndReason,
   type ReconnectClock,

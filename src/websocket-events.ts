@@ -1,8 +1,11 @@
 // Owns the DOM-style events a WebSocket dispatches beyond Node's globals: CloseEvent, ErrorEvent, their init
-// types, and a MessageEvent whose `data` is typed.
+// types, and a MessageEvent whose `data` is typed (with WebSocketData, what that data may be).
 
 /** Node 20's types do not make the WHATWG EventInit global. */
 type EventInitOptions = NonNullable<ConstructorParameters<typeof Event>[1]>;
+
+/** A received message as handed to the application: a string for text, binary as `binaryType` says. */
+export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
 
 /** A MessageEvent whose `data` is typed: the global MessageEvent of Node 20's types is not generic. */
 export type TypedMessageEvent<T> = MessageEvent & { readonly data: T };

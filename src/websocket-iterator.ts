@@ -1,7 +1,7 @@
 // Owns the async iterator of `for await (const message of socket)`: a bounded queue between a WebSocket and
 // one loop, which pauses the socket's reading while the loop falls behind.
 
-import type { WebSocketData } from './websocket.js';
+import type { WebSocketData } from './websocket-events.js';
 
 /** Messages the async iterator may hold before reading pauses; either limit pauses. */
 const ITERATOR_HIGH_WATER_MESSAGES = 16;

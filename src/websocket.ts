@@ -1,17 +1,21 @@
 // Owns the browser-compatible WebSocket (WHATWG "WebSockets" standard) over any transport that carries a
 // driver: its states, event dispatch, send and close rules, and binaryType conversions.
 
-import type { EventEmitter } from 'node:events';
 import type { Driver, MessageEvent as DriverMessageEvent, PingEvent } from './driver/driver.js';
-import { type ClientOptions, openClientTransport, validateClientOptions } from './node/client.js';
-import { openHttp2ClientTransport } from './node/http2-client.js';
 import { MAX_CLOSE_REASON_BYTES } from './protocol/close.js';
 import { isToken } from './protocol/http-head.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD } from './protocol/opcodes.js';
 import { PreparedMessage } from './protocol/prepared-message.js';
-import { CloseEvent, ErrorEvent, type TypedMessageEvent } from './websocket-events.js';
+import { CloseEvent, ErrorEvent, type TypedMessageEvent, type WebSocketData } from './websocket-events.js';
 import { MessageIterator } from './websocket-iterator.js';
 import type { PublishOptions, TopicData, TopicHost } from './websocket-topics.js';
+import {
+  type HttpProtocol,
+  type TransportCloseEvent,
+  type WebSocketOptions,
+  type WebSocketTransport,
+  webSocketDialer,
+} from './websocket-transport.js';
 
 // The event classes and their init types live in websocket-events.ts; exported here too, as they always were.
 export {
@@ -20,68 +24,23 @@ export {
   ErrorEvent,
   type ErrorEventInit,
   type TypedMessageEvent,
+  type WebSocketData,
 } from './websocket-events.js';
 
-/** How the final close of a transport is reported: the WebSocket's close event, before wrapping. */
-export interface TransportCloseEvent {
-  /** The close code of the closing handshake, or 1006 when it did not complete (RFC 6455 §7.1.5). */
-  code: number;
-  reason: string;
-  /** Whether both close frames were exchanged without a failure or a transport error. */
-  wasClean: boolean;
-}
-
-/** Events a transport reports to the WebSocket on top of it. */
-export interface TransportEvents {
-  /** The transport is gone (TCP closed): reported once, last. */
-  close: [TransportCloseEvent];
-  /** The transport's write buffer was full and has drained. */
-  drain: [];
-}
-
-/** Which HTTP carried a WebSocket's handshake: ALPN names (RFC 7301; `h2c` is HTTP/2 without TLS). */
-export type HttpProtocol = 'http/1.1' | 'h2' | 'h2c';
-
-/**
- * What a {@link WebSocket} needs from whatever moves its bytes: the driver (already wired to the bytes),
- * how many bytes wait to be written, a way to abort, and the final close. Errors come through the driver's
- * 'error' event. `SocketLink` (node:net, node:tls) is one; `Http2StreamLink` (an HTTP/2 stream) another.
- */
-export interface WebSocketTransport extends Pick<EventEmitter<TransportEvents>, 'on' | 'off'> {
-  readonly driver: Driver;
-  /**
-   * Whether the driver is a client's, still in its opening handshake: the WebSocket then starts
-   * CONNECTING, fires 'open' and reports the server's Sec-WebSocket-Extensions, as `new WebSocket(url)`
-   * does. Default false: a server hands its WebSocket out already open.
-   */
-  readonly isClientSide?: boolean;
-  /** The HTTP/2 session kind when the WebSocket runs on an HTTP/2 stream (RFC 8441); absent for HTTP/1.1. */
-  readonly httpProtocol?: 'h2' | 'h2c';
-  /** Bytes written to the transport and not yet handed to the network. */
-  readonly bufferedAmount: number;
-  /**
-   * Whether the transport's write buffer is past its high-water mark; when it was, a 'drain' follows.
-   * Optional: without it, a WebSocket compares `bufferedAmount` with 16 KiB and promises no 'drain'.
-   */
-  readonly isWriteBufferFull?: boolean;
-  /** Ends the connection without a closing handshake; `error`, if given, is reported first. */
-  destroy(error?: Error): void;
-}
+// The transport and dialer interfaces live in websocket-transport.ts; exported here too, as they always were.
+export type {
+  HttpProtocol,
+  TransportCloseEvent,
+  TransportEvents,
+  WebSocketOptions,
+  WebSocketTransport,
+} from './websocket-transport.js';
 
 /** What `binaryType` may be: the two of the standard, and Node's Buffer (zero-copy). */
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
 
-/** A received message as handed to the application: a string for text, binary as `binaryType` says. */
-export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
-
 /** What `send()` accepts: the standard's types, and a message framed once for many sockets (`prepareMessage`). */
 export type SendableData = string | ArrayBuffer | ArrayBufferView | Blob | PreparedMessage;
-
-/**
- * Options of `new WebSocket(url, protocols, options)`: those of `connect()`. `http2` may be `'require'`
- * or `'off'` here; `'prefer'` is `connect()`'s only, since choosing needs the server's SETTINGS first.
- */
-export type WebSocketOptions = ClientOptions;
 
 /** The base listener and option types, as Node's EventTarget declares them. */
 type BaseListener = Parameters<EventTarget['addEventListener']>[1];
@@ -122,7 +81,7 @@ const SEND_HIGH_WATER_BYTES = 16 * 1024;
 interface EndpointAccess {
   close(socket: WebSocket, code: number, reason: string): void;
   destroy(socket: WebSocket, error: Error | undefined): void;
-  joinTopics(socket: WebSocket, host: TopicHost): void;
+  joinTopics(socket: WebSocket, host: TopicHost<WebSocket>): void;
 }
 let endpointAccess: EndpointAccess;
 
@@ -202,7 +161,7 @@ export class WebSocket extends EventTarget {
     | Map<HandlerType, { handler: Handler<Event>; listener: (event: Event) => void }>
     | undefined;
   /** The topics of the WebSocketServer that accepted this socket: one pointer, the state lives there. */
-  private topicHost: TopicHost | undefined;
+  private topicHost: TopicHost<WebSocket> | undefined;
 
   /**
    * Opens a client connection to `url` (ws:, wss:, or http:/https: mapped to them), offering `protocols`.
@@ -224,8 +183,10 @@ export class WebSocket extends EventTarget {
   ) {
     super();
     if (typeof target === 'string' || target instanceof URL) {
+      // The dialer comes from the floor above (src/node registers it): the face imports no transport.
+      const dialer = webSocketDialer();
       // Before the try below: an unknown option is a TypeError, not the SyntaxError of a bad URL.
-      validateClientOptions(options);
+      dialer.validate(options);
       const offered = protocols ?? options.protocols;
       assertProtocolList(offered);
       this.isOfferingProtocols = offered !== undefined && offered.length > 0;
@@ -241,10 +202,7 @@ export class WebSocket extends EventTarget {
       }
       const clientOptions = { ...options, ...(offered === undefined ? {} : { protocols: offered }) };
       try {
-        this.transport =
-          http2 === 'require'
-            ? openHttp2ClientTransport(target, clientOptions)
-            : openClientTransport(target, clientOptions);
+        this.transport = dialer.open(target, clientOptions);
       } catch (error) {
         if (error instanceof TypeError) throw new DOMException(error.message, 'SyntaxError');
         throw error;
@@ -591,7 +549,7 @@ export class WebSocket extends EventTarget {
 
   // --- internals -----------------------------------------------------------------------------
 
-  private requireTopicHost(): TopicHost {
+  private requireTopicHost(): TopicHost<WebSocket> {
     if (this.topicHost === undefined) {
       throw new TypeError(
         'Topics belong to a WebSocketServer: this socket was not accepted by one (use wss.clients or your own sets)',
@@ -919,7 +877,7 @@ export function destroyConnection(socket: WebSocket, error?: Error): void {
 }
 
 /** @internal For WebSocketServer: gives a socket it accepted the server's topics (see `subscribe`). */
-export function joinTopics(socket: WebSocket, host: TopicHost): void {
+export function joinTopics(socket: WebSocket, host: TopicHost<WebSocket>): void {
   endpointAccess.joinTopics(socket, host);
 }
 

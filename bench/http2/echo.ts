@@ -20,8 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { hybiSource, importHybi } from '../support/hybi.js';
 
 const hybi = await importHybi<typeof import('../../src/index.js')>('index.js');
-const { Http2SessionPool } =
-  await importHybi<typeof import('../../src/node/http2-client.js')>('node/http2-client.js');
+const { Http2SessionPool } = await importHybi<typeof import('../../src/node/http2-session-pool.js')>(
+  'node/http2-session-pool.js',
+);
 
 export type Transport = 'ws' | 'h2c' | 'wss' | 'h2';
 
@@ -131,7 +132,7 @@ export function target(
   ports: ServerPorts,
   ca: Buffer | undefined,
   pool: InstanceType<typeof Http2SessionPool>,
-): { url: string; options: import('../../src/node/client.js').ClientOptions } {
+): { url: string; options: import('../../src/node/client-options.js').ClientOptions } {
   const base = { perMessageDeflate: false, sessionPool: pool } as const;
   switch (transport) {
     case 'ws':

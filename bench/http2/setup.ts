@@ -13,8 +13,9 @@ import { hybiSource, importHybi } from '../support/hybi.js';
 import { makeCertificate, median, startServerProcess, type Transport, target } from './echo.js';
 
 const hybi = await importHybi<typeof import('../../src/index.js')>('index.js');
-const { Http2SessionPool } =
-  await importHybi<typeof import('../../src/node/http2-client.js')>('node/http2-client.js');
+const { Http2SessionPool } = await importHybi<typeof import('../../src/node/http2-session-pool.js')>(
+  'node/http2-session-pool.js',
+);
 
 const RUNS = 3;
 const count = Number(process.argv[2] ?? 1000);

@@ -73,4 +73,4 @@ export const { http, client } =
   await importHybi<typeof import('../../src/driver/index.js')>('driver/index.js');
 export const { WebSocketServer } =
   await importHybi<typeof import('../../src/node/server.js')>('node/server.js');
-export const { connect } = await importHybi<typeof import('../../src/node/client.js')>('node/client.js');
+export const { connect } = await importHybi<typeof import('../../src/node/connect.js')>('node/connect.js');

@@ -3,8 +3,8 @@
 
 import type { AcceptPolicy, CompressionForm } from './deflate.js';
 import type { FrameSpec } from './frame-writer.js';
-import type { Judgement } from './judge.js';
 import type { Observation } from './observation.js';
+import type { Judgement } from './verdict.js';
 
 /** An event a conforming peer must produce, in order. */
 export type ExpectedEvent =

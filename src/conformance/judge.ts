@@ -3,18 +3,10 @@
 
 import type { CloseExpectation, Expectation, ExpectedEvent } from './case.js';
 import { describeEvent, type Observation, type ObservedEvent } from './observation.js';
-import { type Verdict, worseVerdict } from './verdict.js';
+import { type Judgement, type Verdict, worseVerdict } from './verdict.js';
 
-/** A verdict and why, with what was expected and what was observed, for the report. */
-export interface Judgement {
-  verdict: Verdict;
-  /** The main reason, one line. */
-  reason: string;
-  /** Every finding, including those that did not decide the verdict. */
-  details: string[];
-  expected: string;
-  observed: string;
-}
+// Judgement lives beside Verdict (verdict.ts), so that case.ts can name it without importing this file.
+export type { Judgement } from './verdict.js';
 
 /**
  * Judges an observation. The order of checks: a handshake that did not open, then violations of the RFCs

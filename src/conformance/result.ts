@@ -3,9 +3,9 @@
 
 import type { ConformanceCase } from './case.js';
 import { categoryOf, categoryTitle, subcategoryTitle } from './catalogue.js';
-import type { Judgement } from './judge.js';
 import { type CloseObservation, type EventSummary, type Observation, summarizeEvent } from './observation.js';
 import type { SuiteSettings } from './settings.js';
+import type { Judgement } from './verdict.js';
 import { countVerdicts, type Verdict, type VerdictCounts } from './verdict.js';
 import type { WireLogEntry } from './wire-log.js';
 

@@ -1,4 +1,5 @@
-// Owns the verdict vocabulary of the conformance suite: the outcomes a case can have and how they rank.
+// Owns the verdict vocabulary of the conformance suite: the outcomes a case can have, how they rank, and a
+// judgement (a verdict with its reasons).
 
 /**
  * How a peer did on one case.
@@ -10,6 +11,17 @@
  * - `FAILED`: the peer broke a MUST of the RFCs, or did not answer in time.
  */
 export type Verdict = 'OK' | 'NON-STRICT' | 'INFORMATIONAL' | 'UNIMPLEMENTED' | 'FAILED';
+
+/** A verdict and why, with what was expected and what was observed, for the report. */
+export interface Judgement {
+  verdict: Verdict;
+  /** The main reason, one line. */
+  reason: string;
+  /** Every finding, including those that did not decide the verdict. */
+  details: string[];
+  expected: string;
+  observed: string;
+}
 
 /** Every verdict, best first: the order of columns in tables. */
 export const VERDICTS: readonly Verdict[] = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'UNIMPLEMENTED', 'FAILED'];

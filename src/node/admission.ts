@@ -6,9 +6,9 @@ import { STATUS_CODES } from 'node:http';
 import type { DriverOptions } from '../driver/driver.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
+import type { AcceptOptions, UpgradeRequestInfo, VerifyRejection, VerifyResult } from './accept-options.js';
 import { DEFAULT_HEARTBEAT, validateHeartbeat } from './heartbeat.js';
 import { originChecker } from './origins.js';
-import type { AcceptOptions, UpgradeRequestInfo, VerifyRejection, VerifyResult } from './server.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT, type SocketLinkOptions } from './socket-link.js';
 
 /** AcceptOptions checked and turned into what the driver, the link and the admission step need. */

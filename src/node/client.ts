@@ -1,114 +1,25 @@
-// Owns opening client connections: ws:// over node:net, wss:// over node:tls, optionally through an HTTP
-// CONNECT proxy, with a handshake timeout; and `connect()`, the promise of an open WebSocket (which hands
-// `http2: 'prefer' | 'require'` to the HTTP/2 client).
+// Owns opening client connections over HTTP/1.1: ws:// over node:net, wss:// over node:tls, optionally
+// through an HTTP CONNECT proxy, with a handshake timeout. `connect()` (connect.ts) and `new WebSocket(url)`
+// (through the dialer, dialer.ts) open their transports here.
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { type ClientDriver, parseWebSocketUrl } from '../driver/client.js';
-import { client, validateOptions } from '../driver/index.js';
-import type { PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
-import { HandshakeError } from '../protocol/errors.js';
+import { client } from '../driver/index.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
-import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
-import { certificateHint } from './certificate-hint.js';
-import { type HeartbeatOptions, validateHeartbeat } from './heartbeat.js';
-import { connectAny, type Http2Mode, type Http2SessionPool } from './http2-client.js';
+import type { TransportEvents, WebSocketTransport } from '../websocket-transport.js';
+import type { ClientOptions } from './client-options.js';
+import { validateHeartbeat } from './heartbeat.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   linkSocket,
   type SocketLink,
   type SocketLinkOptions,
 } from './socket-link.js';
-import { whenOpen } from './when-open.js';
-
-/** Options of {@link connect} and of `new WebSocket(url, protocols, options)`. */
-export interface ClientOptions {
-  /** Subprotocols to offer, most preferred first. */
-  protocols?: string | readonly string[];
-  /**
-   * Extra request headers (names are tokens; values may not contain CR, LF or NUL: such a header throws
-   * before anything is dialed, so no value can split the request).
-   */
-  headers?: Readonly<Record<string, string>>;
-  /** The Origin header to send (browsers always send one; RFC 6455 §4.1 item 8). Checked as `headers`. */
-  origin?: string;
-  /**
-   * Offer permessage-deflate (RFC 7692): `true` (the default), `false`, or its options. An offer costs
-   * nothing the server does not accept, and browsers and ws make it too; a server that accepts has
-   * chosen compression for its traffic.
-   */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Milliseconds from dialing to the server's 101 before giving up. Default 10000. */
-  handshakeTimeout?: number;
-  /** An HTTP proxy to tunnel through with CONNECT, e.g. `'http://user:secret@proxy.local:3128'`. */
-  proxy?: string;
-  /** Largest message accepted, in bytes (default 64 MiB - 1); larger ones close the connection with 1009. */
-  maxLength?: number;
-  /** Most frames one message may have (default 131,072); more close the connection with 1009. */
-  maxFragments?: number;
-  /** Milliseconds to wait for the closing handshake and the server's FIN (default 5000); then 1006. */
-  closeTimeout?: number;
-  /**
-   * Ping every `interval` ms and destroy the connection (an 'error' saying why, then close 1006) when no
-   * pong arrives within `timeout` ms. Off by default on clients: the server is the side that pays for
-   * connections nobody is at any more, and browsers never ping; turn it on to notice a dead server (or
-   * a NAT that forgot the connection) without sending anything yourself.
-   */
-  heartbeat?: HeartbeatOptions | false;
-  /**
-   * The local address to connect from (a machine with several, or many connections to one server: each
-   * source address has its own range of ephemeral ports).
-   */
-  localAddress?: string;
-  /** wss: certificate authorities to trust instead of Node's default list (e.g. a self-signed cert). */
-  ca?: tls.ConnectionOptions['ca'];
-  /** wss: whether to refuse a server certificate that does not verify. Default true. */
-  rejectUnauthorized?: boolean;
-  /** wss: the SNI server name. Default the URL's host name, unless it is an IP address (RFC 6066 §3). */
-  servername?: string;
-  /**
-   * Open the WebSocket as a stream of an HTTP/2 session (RFC 8441): `'prefer'` (falls back to the HTTP/1.1
-   * upgrade when the server does not offer extended CONNECT; `connect()` only), `'require'` (fails
-   * instead), or `'off'` (the default: HTTP/1.1). HTTP/2 does not go through a `proxy`.
-   */
-  http2?: Http2Mode;
-  /** With `http2`: the pool whose sessions carry the WebSocket; default one shared by the process. */
-  sessionPool?: Http2SessionPool;
-}
 
 const DEFAULT_PORTS = { 'ws:': 80, 'wss:': 443 } as const;
-
-/** Every ClientOptions name, as a record so that the compiler notices an option added without it. */
-const CLIENT_OPTIONS: Record<keyof ClientOptions, true> = {
-  protocols: true,
-  headers: true,
-  origin: true,
-  perMessageDeflate: true,
-  handshakeTimeout: true,
-  proxy: true,
-  maxLength: true,
-  maxFragments: true,
-  closeTimeout: true,
-  heartbeat: true,
-  localAddress: true,
-  ca: true,
-  rejectUnauthorized: true,
-  servername: true,
-  http2: true,
-  sessionPool: true,
-};
-/** @internal The option names connect() takes, for entry points built on it. */
-export const CLIENT_OPTION_KEYS: readonly string[] = Object.keys(CLIENT_OPTIONS);
-
-/**
- * @internal Throws a TypeError for an option `connect()` and `new WebSocket()` do not know, naming the
- * nearest one: a typo (`handshakeTimout`) must not be silently ignored.
- */
-export function validateClientOptions(options: ClientOptions): void {
-  validateOptions(options, CLIENT_OPTION_KEYS);
-}
 
 /**
  * The transport of a client WebSocket: dials (maybe through a proxy, maybe with TLS), links the socket
@@ -323,37 +234,9 @@ function parseProxyUrl(proxy: string): URL {
 }
 
 /**
- * @internal Used by `new WebSocket(url)`: the transport of a new client connection, dialing already.
+ * @internal Used by `new WebSocket(url)` and `connect()`: the transport of a new client connection, dialing already.
  * Throws TypeError for a bad URL or option.
  */
 export function openClientTransport(url: string | URL, options: ClientOptions): WebSocketTransport {
   return new ClientTransport(url, options);
-}
-
-/**
- * Opens a client WebSocket and resolves once it is open. Rejects with the server's `HandshakeError`
- * (its `status` says what the server answered) when the handshake fails, and with an Error whose `cause`
- * is the underlying error on a network or TLS failure or a handshake timeout. With `http2: 'prefer'` or
- * `'require'` it is `connectAny()`: the WebSocket may be a stream of an HTTP/2 session (RFC 8441).
- *
- * @example
- * ```ts
- * const socket = await connect('wss://example.com/feed', { protocols: ['v2'], handshakeTimeout: 5000 });
- * for await (const message of socket) console.log(message);
- * const multiplexed = await connect('wss://example.com/feed', { http2: 'prefer' });
- * console.log(multiplexed.httpProtocol); // 'h2', or 'http/1.1' from a server without RFC 8441
- * ```
- */
-export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocket> {
-  if (options.http2 !== undefined && options.http2 !== 'off') return connectAny(url, options);
-  return whenOpen(() => new WebSocket(url, options.protocols, options), describeFailure);
-}
-
-function describeFailure(failure: unknown, url: string): Error {
-  if (failure instanceof HandshakeError) return failure;
-  if (failure instanceof Error) {
-    const hint = certificateHint(failure);
-    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}${hint}`, { cause: failure });
-  }
-  return new Error(`Could not open a WebSocket to ${url}: the connection closed during the handshake`);
 }

@@ -1,36 +1,31 @@
-// Owns opening client WebSockets over HTTP/2 (RFC 8441): the pool of sessions several WebSockets to one
-// origin share, the stream each WebSocket runs on, and the choice between HTTP/2 and the HTTP/1.1 upgrade.
+// Owns opening client WebSockets over HTTP/2 (RFC 8441): the stream each WebSocket runs on, on a session
+// of a pool (http2-session-pool.ts). Choosing between HTTP/2 and the HTTP/1.1 upgrade is connect.ts's.
 
 import { EventEmitter } from 'node:events';
 import http2, {
-  type ClientHttp2Session,
   type ClientHttp2Stream,
   type IncomingHttpHeaders,
   type IncomingHttpStatusHeader,
 } from 'node:http2';
-import type tls from 'node:tls';
 import { parseWebSocketUrl } from '../driver/client.js';
 import { Http2ClientDriver } from '../driver/http2-client.js';
-import { HandshakeError } from '../protocol/errors.js';
 import {
   buildExtendedConnectRequest,
   type Http2HeaderBlock,
   type Http2HeaderMap,
 } from '../protocol/extended-connect.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
-import { type TransportEvents, WebSocket, type WebSocketTransport } from '../websocket.js';
+import type { TransportEvents, WebSocketTransport } from '../websocket-transport.js';
 import { certificateHint } from './certificate-hint.js';
-import { type ClientOptions, connect, validateClientOptions } from './client.js';
+import type { ClientOptions } from './client-options.js';
 import { validateHeartbeat } from './heartbeat.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  defaultHttp2SessionPool,
+  type Http2SessionPool,
+  type PooledSession,
+} from './http2-session-pool.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
-import { whenOpen } from './when-open.js';
-
-/**
- * Which HTTP a client opens its WebSocket with: `'prefer'` tries HTTP/2 and falls back to the HTTP/1.1
- * upgrade when the server does not speak HTTP/2 or does not advertise extended CONNECT; `'require'` fails
- * instead; `'off'` never tries HTTP/2.
- */
-export type Http2Mode = 'prefer' | 'require' | 'off';
 
 /**
  * Options of {@link connectHttp2} and {@link connectAny}: those of `connect()`, `http2` and `sessionPool`
@@ -38,237 +33,9 @@ export type Http2Mode = 'prefer' | 'require' | 'off';
  */
 export type Http2ClientOptions = ClientOptions;
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-const DEFAULT_IDLE_TIMEOUT = 5000;
-
 /** Raised when a server cannot carry a WebSocket over HTTP/2: it does not speak it, or has no extended CONNECT. */
 export class Http2UnsupportedError extends Error {
   override readonly name = 'Http2UnsupportedError';
-}
-
-/** Options of {@link Http2SessionPool}. */
-export interface Http2SessionPoolOptions {
-  /**
-   * Milliseconds a session with no WebSocket on it stays open for the next one (default 5000; 0 closes it as
-   * soon as its last WebSocket closed). An idle session never keeps the process alive.
-   */
-  idleTimeout?: number;
-}
-
-/** One HTTP/2 session of a pool, with what its server's SETTINGS said. */
-class PooledSession {
-  readonly session: ClientHttp2Session;
-  /** Resolves once the server's first SETTINGS arrived; rejects if the session ends or fails first. */
-  readonly ready: Promise<void>;
-  /** Transports (and connectAny) holding this session: it is idle at 0. */
-  private holders = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private readonly idleTimeout: number;
-
-  constructor(session: ClientHttp2Session, idleTimeout: number, settingsTimeout: number, forget: () => void) {
-    this.session = session;
-    this.idleTimeout = idleTimeout;
-    this.ready = new Promise((resolve, reject) => {
-      let hasSettings = false;
-      const timer = setTimeout(() => {
-        session.destroy(new Error(`The server sent no HTTP/2 SETTINGS within ${settingsTimeout} ms`));
-      }, settingsTimeout);
-      timer.unref();
-      session.once('remoteSettings', () => {
-        hasSettings = true;
-        clearTimeout(timer);
-        resolve();
-      });
-      // A session error is reported to the WebSockets through their streams; listening keeps it from
-      // being an uncaught 'error', and takes the session out of the pool.
-      session.on('error', (error) => {
-        forget();
-        if (!hasSettings) reject(error);
-      });
-      session.once('close', () => {
-        clearTimeout(timer);
-        this.stopIdle();
-        forget();
-        if (!hasSettings) reject(new Error('The HTTP/2 session closed before the server sent its SETTINGS'));
-      });
-    });
-    // Nobody may be waiting yet; the rejection still reaches every later acquirer.
-    this.ready.catch(() => {});
-    // RFC 9113 §6.8: after GOAWAY no new stream may start; streams already open finish on this session.
-    session.once('goaway', forget);
-  }
-
-  /** RFC 8441 §3: the server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. */
-  get supportsExtendedConnect(): boolean {
-    return this.session.remoteSettings.enableConnectProtocol === true;
-  }
-
-  get isUsable(): boolean {
-    return !this.session.closed && !this.session.destroyed;
-  }
-
-  /** Someone means to use this session: it stays open and keeps the process alive until `release()`. */
-  retain(): void {
-    this.holders++;
-    this.stopIdle();
-    this.session.ref();
-  }
-
-  /** A user of this session is done with it; the last one starts the idle timeout. */
-  release(): void {
-    this.holders--;
-    if (this.holders === 0) this.startIdle();
-  }
-
-  private startIdle(): void {
-    if (!this.isUsable) return;
-    this.session.unref();
-    this.stopIdle();
-    if (this.idleTimeout === 0) {
-      this.session.close();
-      return;
-    }
-    this.idleTimer = setTimeout(() => this.session.close(), this.idleTimeout);
-    this.idleTimer.unref();
-  }
-
-  private stopIdle(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-  }
-}
-
-/** TLS objects (a `ca` Buffer, say) identify a session by their identity, not their contents. */
-const objectIds = new WeakMap<object, number>();
-let nextObjectId = 1;
-
-function identityOf(value: unknown): string {
-  if (value === undefined) return '';
-  if (typeof value !== 'object' || value === null) return String(value);
-  let id = objectIds.get(value);
-  if (id === undefined) {
-    id = nextObjectId++;
-    objectIds.set(value, id);
-  }
-  return `#${id}`;
-}
-
-/**
- * HTTP/2 sessions shared by client WebSockets: one per origin and TLS configuration, opened on first use,
- * replaced after GOAWAY or an error, and closed after `idleTimeout` without WebSockets.
- *
- * @example
- * ```ts
- * const pool = new Http2SessionPool({ idleTimeout: 30_000 });
- * const [a, b] = await Promise.all([
- *   connectHttp2('wss://example.com/a', { sessionPool: pool }),
- *   connectHttp2('wss://example.com/b', { sessionPool: pool }), // the same TLS connection
- * ]);
- * ```
- */
-export class Http2SessionPool {
-  private readonly sessions = new Map<string, PooledSession>();
-  private readonly everyPooled = new Set<PooledSession>();
-  private readonly idleTimeout: number;
-
-  constructor(options: Http2SessionPoolOptions = {}) {
-    const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
-    if (!Number.isFinite(idleTimeout) || idleTimeout < 0) {
-      throw new RangeError(`idleTimeout is a number of milliseconds >= 0, not ${idleTimeout}`);
-    }
-    this.idleTimeout = idleTimeout;
-  }
-
-  /** Sessions open or opening. */
-  get size(): number {
-    return this.everyPooled.size;
-  }
-
-  /**
-   * @internal The session for `url`'s origin once its server's SETTINGS are in: the pooled one, or a new
-   * one, retained for the caller, who must `release()` it when done. Rejects if the session cannot be set
-   * up (the server does not speak HTTP/2, say).
-   */
-  async acquire(url: URL, options: ClientOptions): Promise<PooledSession> {
-    const key = sessionKeyOf(url, options);
-    let pooled = this.sessions.get(key);
-    if (pooled === undefined || !pooled.isUsable) {
-      pooled = this.open(url, options, key);
-    }
-    pooled.retain();
-    try {
-      await pooled.ready;
-    } catch (error) {
-      pooled.release();
-      throw error;
-    }
-    return pooled;
-  }
-
-  /**
-   * Closes every session: no new stream starts on them (GOAWAY), and the promise resolves once the
-   * WebSockets still on them have closed and the sessions are gone.
-   */
-  async close(): Promise<void> {
-    const closing = [...this.everyPooled].map((pooled) => {
-      const session = pooled.session;
-      if (session.destroyed) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        session.once('close', () => resolve());
-        session.close();
-      });
-    });
-    this.sessions.clear();
-    await Promise.all(closing);
-  }
-
-  /** Destroys every session at once: their WebSockets end with 1006. */
-  destroy(): void {
-    for (const pooled of this.everyPooled) pooled.session.destroy();
-    this.sessions.clear();
-  }
-
-  private open(url: URL, options: ClientOptions, key: string): PooledSession {
-    const isSecure = url.protocol === 'wss:';
-    const origin = `${isSecure ? 'https:' : 'http:'}//${url.host}`;
-    const session = http2.connect(origin, {
-      // RFC 9113 §8.4: a WebSocket client has no use for server push.
-      settings: { enablePush: false },
-      ...(isSecure ? tlsOptionsOf(options) : {}),
-    });
-    const forget = (): void => {
-      if (this.sessions.get(key) === pooled) this.sessions.delete(key);
-    };
-    const pooled: PooledSession = new PooledSession(
-      session,
-      this.idleTimeout,
-      options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
-      forget,
-    );
-    session.once('close', () => this.everyPooled.delete(pooled));
-    this.sessions.set(key, pooled);
-    this.everyPooled.add(pooled);
-    return pooled;
-  }
-}
-
-/** The pool of the process, used when options name none. */
-export const defaultHttp2SessionPool = new Http2SessionPool();
-
-function sessionKeyOf(url: URL, options: ClientOptions): string {
-  const parts = [url.protocol, url.host];
-  if (url.protocol === 'wss:') {
-    parts.push(identityOf(options.ca), String(options.rejectUnauthorized ?? true), options.servername ?? '');
-  }
-  return parts.join(' ');
-}
-
-function tlsOptionsOf(options: ClientOptions): tls.ConnectionOptions {
-  return {
-    ...(options.servername === undefined ? {} : { servername: options.servername }),
-    ...(options.ca === undefined ? {} : { ca: options.ca }),
-    ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
-  };
 }
 
 /**
@@ -511,74 +278,4 @@ function describeSessionFailure(url: URL, error: unknown): Error {
  */
 export function openHttp2ClientTransport(url: string | URL, options: Http2ClientOptions): WebSocketTransport {
   return new Http2ClientTransport(parseWebSocketUrl(url), options);
-}
-
-/**
- * Opens a client WebSocket as a stream of an HTTP/2 session (RFC 8441) and resolves once it is open.
- * WebSockets to one origin share one session (see {@link Http2SessionPool}). Waits for the server's SETTINGS
- * and rejects with an {@link Http2UnsupportedError} when the server does not speak HTTP/2 or does not
- * advertise extended CONNECT; with the server's `HandshakeError` when it refuses the WebSocket; with an Error
- * whose `cause` says why on a network failure or a handshake timeout.
- *
- * @example
- * ```ts
- * const socket = await connectHttp2('wss://example.com/feed', { protocols: ['v2'] });
- * socket.send('hello');
- * ```
- */
-export function connectHttp2(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
-  // A client transport: the WebSocket starts CONNECTING and fires 'open' as `new WebSocket(url)` does,
-  // and holds the frames behind the response until this promise's awaiter has run.
-  return whenOpen(() => {
-    validateClientOptions(options);
-    return new WebSocket(new Http2ClientTransport(parseWebSocketUrl(url), options));
-  }, describeFailure);
-}
-
-/**
- * Opens a client WebSocket over HTTP/2 or HTTP/1.1 as `options.http2` says (default `'off'`): `'prefer'`
- * uses a session's extended CONNECT when the server advertises it and otherwise the HTTP/1.1 upgrade;
- * `'require'` rejects with an {@link Http2UnsupportedError} instead. `socket.httpProtocol` says which
- * was used. Behind a `proxy`, HTTP/1.1 is used ('require' throws a TypeError).
- *
- * @example
- * ```ts
- * const socket = await connectAny('wss://example.com/chat', { http2: 'prefer' });
- * console.log(socket.httpProtocol); // 'h2', or 'http/1.1' from a server without RFC 8441
- * ```
- */
-export async function connectAny(url: string | URL, options: Http2ClientOptions = {}): Promise<WebSocket> {
-  validateClientOptions(options);
-  const mode = options.http2 ?? 'off';
-  if (mode !== 'off' && mode !== 'prefer' && mode !== 'require') {
-    throw new TypeError(`http2 is 'prefer', 'require' or 'off', not ${JSON.stringify(mode)}`);
-  }
-  const { http2: _mode, sessionPool, ...http1Options } = options;
-  if (mode === 'off' || (mode === 'prefer' && options.proxy !== undefined)) return connect(url, http1Options);
-  const parsed = parseWebSocketUrl(url);
-  if (mode === 'require') return connectHttp2(parsed, options);
-  let pooled: PooledSession;
-  try {
-    pooled = await (sessionPool ?? defaultHttp2SessionPool).acquire(parsed, options);
-  } catch {
-    // No HTTP/2 there (an HTTP/1.1-only server answers the preface with an error): upgrade instead.
-    return connect(parsed, http1Options);
-  }
-  if (!pooled.supportsExtendedConnect) {
-    pooled.release();
-    return connect(parsed, http1Options);
-  }
-  // The WebSocket's transport retains the session as it starts; only then is this hold let go.
-  const opening = connectHttp2(parsed, options);
-  pooled.release();
-  return opening;
-}
-
-function describeFailure(failure: unknown, url: string): Error {
-  if (failure instanceof HandshakeError || failure instanceof Http2UnsupportedError) return failure;
-  if (failure instanceof Error) {
-    const hint = certificateHint(failure);
-    return new Error(`Could not open a WebSocket to ${url}: ${failure.message}${hint}`, { cause: failure });
-  }
-  return new Error(`Could not open a WebSocket to ${url}: the stream closed during the handshake`);
 }

@@ -21,10 +21,10 @@ import {
 } from '../protocol/extended-connect.js';
 import { CloseCode } from '../protocol/opcodes.js';
 import { type HttpProtocol, WebSocket } from '../websocket.js';
+import type { AcceptOptions, UpgradeRequestInfo } from './accept-options.js';
 import { ACCEPT_OPTION_KEYS, admit, prepareOptions, VerifyHookError } from './admission.js';
 import { Http2StreamLink, resetStream } from './http2-stream-link.js';
 import { openServerSocket } from './open-server-socket.js';
-import type { AcceptOptions, UpgradeRequestInfo, WebSocketServer } from './server.js';
 
 export type { HttpProtocol } from '../websocket.js';
 // Where they were first exported from, so that importing them from here keeps working.
@@ -150,7 +150,18 @@ export interface AttachHttp2Options extends Http2AcceptOptions {
    * HTTP/1.1 WebSockets come from, so that one handler serves both; the WebSockets join its `clients`.
    * Otherwise the returned host emits them. (`new WebSocketServer({ server: http2Server })` does this.)
    */
-  webSocketServer?: WebSocketServer;
+  webSocketServer?: Http2ConnectionOwner;
+}
+
+/**
+ * What {@link attachHttp2} reports to on behalf of a `WebSocketServer` (which is one): its set of clients,
+ * and its 'connection' and 'error' events. Declared here so that this file does not import server.ts,
+ * which imports it.
+ */
+export interface Http2ConnectionOwner {
+  readonly clients: Set<WebSocket>;
+  emit(event: 'connection', socket: WebSocket, request: Http2WebSocketRequest): boolean;
+  emit(event: 'error', error: Error): boolean;
 }
 
 export interface Http2WebSocketHostEvents {
@@ -289,7 +300,7 @@ export class Http2WebSocketHost extends EventEmitter<Http2WebSocketHostEvents> {
       },
       (error: unknown) => {
         if (error instanceof HandshakeError) return; // answered with its status already
-        const target = this.options.webSocketServer ?? this;
+        const target: Http2ConnectionOwner = this.options.webSocketServer ?? this;
         if (error instanceof VerifyHookError) {
           target.emit('error', error.hookError); // the client got a 500
           return;

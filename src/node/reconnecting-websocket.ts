@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import { validateOptions } from '../driver/index.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { WebSocket, WebSocketData } from '../websocket.js';
-import { CLIENT_OPTION_KEYS, type ClientOptions, connect } from './client.js';
+import { CLIENT_OPTION_KEYS, type ClientOptions } from './client-options.js';
+import { connect } from './connect.js';
 
 /** Timers the backoff waits on; injected in tests so that delays are checked without waiting. */
 export interface ReconnectClock {

@@ -23,7 +23,7 @@ const UNCOMPRESSED = { compress: false } as const;
  * as with any `send()`: the message is queued on it (its `bufferedAmount` grows, and its send buffer is
  * bounded as `send()` documents), the publish never waits, and the other subscribers do not wait for it.
  */
-export class TopicRegistry implements TopicHost {
+export class TopicRegistry implements TopicHost<WebSocket> {
   /** Subscribers by topic; a topic without subscribers has no entry. */
   private readonly subscribers = new Map<string, Set<WebSocket>>();
   /** Topics by socket, for sockets with at least one subscription (insertion order: subscription order). */

@@ -18,7 +18,8 @@ import {
   type WebSocket,
   WebSocketServer,
 } from '../../src/index.js';
-import { connectHttp2, Http2SessionPool } from '../../src/node/http2-client.js';
+import { connectHttp2 } from '../../src/node/connect.js';
+import { Http2SessionPool } from '../../src/node/http2-session-pool.js';
 import { computeAcceptKey } from '../../src/protocol/handshake.js';
 import { rawUpgradeRequest } from '../support/upgrade-request.js';
 import { closed, deferred, nextTurn, startNetServer, useCleanups } from './support.js';

@@ -7,7 +7,8 @@ import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocketCloseEvent, WebSocketServer } from '../../src/index.js';
-import { connectHttp2, Http2SessionPool } from '../../src/node/http2-client.js';
+import { connectHttp2 } from '../../src/node/connect.js';
+import { Http2SessionPool } from '../../src/node/http2-session-pool.js';
 import { rawUpgradeRequest } from '../support/upgrade-request.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];

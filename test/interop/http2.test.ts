@@ -18,18 +18,15 @@ import {
   WebSocketServer,
   type WebSocketServerOptions,
 } from '../../src/index.js';
-import {
-  connectAny,
-  connectHttp2,
-  Http2SessionPool,
-  Http2UnsupportedError,
-} from '../../src/node/http2-client.js';
+import { connectAny, connectHttp2 } from '../../src/node/connect.js';
+import { Http2UnsupportedError } from '../../src/node/http2-client.js';
 import {
   type AttachHttp2Options,
   attachHttp2,
   type Http2WebSocketRequest,
   httpProtocolOf,
 } from '../../src/node/http2-server.js';
+import { Http2SessionPool } from '../../src/node/http2-session-pool.js';
 import { createSelfSignedCertificate } from '../support/certificates.js';
 
 const selfSigned = createSelfSignedCertificate('http2.test.ts: the h2 (TLS) cases');
