@@ -2,7 +2,7 @@
 // print what comes back, and exit with a status a script can test.
 
 import { createInterface } from 'node:readline';
-import { connect } from '../node/client.js';
+import { connect } from '../node/connect.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { WebSocket } from '../websocket.js';
 import type { CloseEvent } from '../websocket-events.js';
