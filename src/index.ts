@@ -34,6 +34,8 @@ export { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './node/heartbeat.js';
 // imports nothing of src/node itself.
 import './node/dialer.js';
 
+export type { Backplane } from './node/backplane.js';
+export { clusterBackplane, relayClusterBackplane } from './node/cluster-backplane.js';
 export { type Http2ClientOptions, Http2UnsupportedError } from './node/http2-client.js';
 export {
   type AttachHttp2Options,

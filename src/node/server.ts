@@ -23,6 +23,7 @@ import {
   prepareOptions,
   VerifyHookError,
 } from './admission.js';
+import type { Backplane } from './backplane.js';
 import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from './http2-server.js';
 import { openServerSocket } from './open-server-socket.js';
 import { shutdown } from './shutdown.js';
@@ -66,6 +67,11 @@ export interface WebSocketServerOptions extends AcceptOptions {
    * Bounds the topic registry per connection, whatever a peer asks the application to join.
    */
   maxTopicsPerSocket?: number;
+  /**
+   * Carries publishes to the servers of the other processes of a fleet and theirs to this one's
+   * subscribers: `clusterBackplane()` in node:cluster workers. See README, Topics across processes.
+   */
+  backplane?: Backplane;
 }
 
 /** The names WebSocketServer takes: AcceptOptions and its own. */
@@ -77,6 +83,7 @@ const SERVER_OPTION_KEYS: readonly string[] = [
   'path',
   'noServer',
   'maxTopicsPerSocket',
+  'backplane',
 ];
 
 export interface WebSocketServerEvents {
@@ -226,7 +233,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     super();
     validateOptions(options, SERVER_OPTION_KEYS);
     this.prepared = prepareOptions(options);
-    this.topics = new TopicRegistry(options.maxTopicsPerSocket);
+    this.topics = new TopicRegistry(options.maxTopicsPerSocket, options.backplane, this.onServerError);
     this.clients = new TopicClients(this.topics);
     const modes = [options.port, options.server, options.noServer === true ? true : undefined];
     const modeCount = modes.filter((mode) => mode !== undefined).length;
@@ -256,6 +263,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           maxHeadSize: _maxHeadSize,
           noServer: _noServer,
           maxTopicsPerSocket: _maxTopicsPerSocket,
+          backplane: _backplane,
           ...attach
         } = options;
         this.http2Host = attachHttp2(server, { ...attach, webSocketServer: this });
@@ -394,6 +402,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private async shutDown(): Promise<void> {
     this.state = 'closing';
+    this.topics.close();
     const server = this.httpServer;
     const ownServer = this.ownServer;
     let serverClosed: Promise<void> | undefined;

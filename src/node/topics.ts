@@ -3,6 +3,8 @@
 import { PreparedMessage, prepareMessage } from '../protocol/prepared-message.js';
 import { joinTopics, type WebSocket } from '../websocket.js';
 import type { PublishOptions, TopicData, TopicHost } from '../websocket-topics.js';
+import type { Backplane } from './backplane.js';
+import { decodeEnvelope, encodeEnvelope } from './backplane-envelope.js';
 
 /** Default of `maxTopicsPerSocket`: generous for rooms and channels, small enough to bound a socket. */
 export const DEFAULT_MAX_TOPICS_PER_SOCKET = 1024;
@@ -29,14 +31,36 @@ export class TopicRegistry implements TopicHost<WebSocket> {
   /** Topics by socket, for sockets with at least one subscription (insertion order: subscription order). */
   private readonly topicsBySocket = new Map<WebSocket, Set<string>>();
   private readonly maxTopicsPerSocket: number;
+  private readonly backplane: Backplane | undefined;
+  /** Stops the backplane's delivery to this registry. */
+  private readonly closeBackplane: (() => void) | undefined;
+  /** The envelope sequence of this registry's publishes (per publisher, wraps at 2³²). */
+  private sequence = 0;
+  private readonly onBackplaneError: (error: Error) => void;
 
-  constructor(maxTopicsPerSocket: number = DEFAULT_MAX_TOPICS_PER_SOCKET) {
+  /**
+   * With a `backplane`, every publish also goes to the other processes, and theirs reach the sockets
+   * here; an envelope from them that cannot be decoded is reported to `onBackplaneError` and dropped.
+   */
+  constructor(
+    maxTopicsPerSocket: number = DEFAULT_MAX_TOPICS_PER_SOCKET,
+    backplane?: Backplane,
+    onBackplaneError: (error: Error) => void = () => {},
+  ) {
     if (!Number.isInteger(maxTopicsPerSocket) || maxTopicsPerSocket < 1) {
       throw new RangeError(
         `maxTopicsPerSocket must be a positive integer, got ${String(maxTopicsPerSocket)}`,
       );
     }
     this.maxTopicsPerSocket = maxTopicsPerSocket;
+    this.backplane = backplane;
+    this.onBackplaneError = onBackplaneError;
+    this.closeBackplane = backplane?.open(this.receiveEnvelope);
+  }
+
+  /** Stops receiving from the backplane (the server is closing); local topics keep working. */
+  close(): void {
+    this.closeBackplane?.();
   }
 
   /** Makes `socket`'s topic methods act on this registry (called as the server accepts it). */
@@ -101,21 +125,44 @@ export class TopicRegistry implements TopicHost<WebSocket> {
   publish(topic: string, data: TopicData, options: PublishOptions, except: WebSocket | undefined): number {
     assertTopic(topic);
     const members = this.subscribers.get(topic);
-    if (members === undefined) return 0;
+    if (members === undefined && this.backplane === undefined) return 0;
     // Framed once for every subscriber; a connection with permessage-deflate compresses it itself, since
     // its compressed bytes depend on its own LZ77 window (RFC 7692 §7.2.3: context takeover).
     const message = data instanceof PreparedMessage ? data : prepareMessage(data);
-    const sendOptions = options.compress === false ? UNCOMPRESSED : COMPRESSED;
-    let count = 0;
-    // A socket that closes meanwhile is deleted from `members` by its 'close' listener: Set iteration
-    // skips deleted entries, so nothing is sent twice or to a forgotten socket.
-    for (const socket of members) {
-      if (socket === except || socket.readyState !== 1) continue;
-      socket.send(message, sendOptions);
-      count++;
+    // Encoded before anything is sent, so that a topic too long for the envelope throws with nothing sent.
+    const envelope =
+      this.backplane === undefined
+        ? undefined
+        : encodeEnvelope({
+            origin: this.backplane.origin,
+            sequence: this.sequence,
+            topic,
+            opcode: message.opcode,
+            payload: message.data,
+          });
+    const count =
+      members === undefined ? 0 : sendToMembers(members, message, options.compress !== false, except);
+    if (envelope !== undefined) {
+      this.sequence = (this.sequence + 1) >>> 0;
+      this.backplane?.send(envelope);
     }
     return count;
   }
+
+  /** A publish from another process: to the subscribers here only (it is not sent on again). */
+  private readonly receiveEnvelope = (bytes: Buffer): void => {
+    const decoded = decodeEnvelope(bytes);
+    if (!decoded.ok) {
+      this.onBackplaneError(new Error(`A backplane envelope was refused: ${decoded.reason}`));
+      return;
+    }
+    const { envelope } = decoded;
+    // A transport that echoes our own publishes (Redis does): those subscribers had them already.
+    if (envelope.origin === this.backplane?.origin) return;
+    const members = this.subscribers.get(envelope.topic);
+    if (members === undefined) return;
+    sendToMembers(members, new PreparedMessage(envelope.opcode, envelope.payload), true, undefined);
+  };
 
   /** Removes a closed socket from all its topics: one shared listener, no closure per socket. */
   private readonly forgetSocket = (event: Event): void => {
@@ -132,6 +179,25 @@ export class TopicRegistry implements TopicHost<WebSocket> {
     members.delete(socket);
     if (members.size === 0) this.subscribers.delete(topic);
   }
+}
+
+/** Sends `message` to every open member but `except`; returns how many it was sent to. */
+function sendToMembers(
+  members: ReadonlySet<WebSocket>,
+  message: PreparedMessage,
+  compress: boolean,
+  except: WebSocket | undefined,
+): number {
+  const sendOptions = compress ? COMPRESSED : UNCOMPRESSED;
+  let count = 0;
+  // A socket that closes meanwhile is deleted from `members` by its 'close' listener: Set iteration
+  // skips deleted entries, so nothing is sent twice or to a forgotten socket.
+  for (const socket of members) {
+    if (socket === except || socket.readyState !== 1) continue;
+    socket.send(message, sendOptions);
+    count++;
+  }
+  return count;
 }
 
 function assertTopic(topic: unknown): asserts topic is string {

@@ -6,7 +6,14 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
-import { connect, WebSocket, type WebSocketCloseEvent, WebSocketServer } from '../../src/index.js';
+import {
+  type Backplane,
+  connect,
+  WebSocket,
+  type WebSocketCloseEvent,
+  WebSocketServer,
+} from '../../src/index.js';
+import { encodeEnvelope } from '../../src/node/backplane-envelope.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -213,5 +220,57 @@ describe('WebSocketServer topics', () => {
     ]);
     expect(hybiPlain.peer.publish('compressible', `${text}!`)).toBe(3);
     expect(await again).toEqual([`${text}!`, `${text}!`]);
+  });
+});
+
+describe('WebSocketServer topics with a backplane', () => {
+  /** A backplane that echoes each envelope to this process, as Redis does to a publisher. */
+  function echoingBackplane() {
+    let receive: ((envelope: Buffer) => void) | undefined;
+    const sent: Buffer[] = [];
+    const backplane: Backplane = {
+      origin: 'this-process',
+      send(envelope) {
+        sent.push(envelope);
+        receive?.(envelope);
+      },
+      open(deliver) {
+        receive = deliver;
+        return () => {
+          receive = undefined;
+        };
+      },
+    };
+    return { backplane, sent, inject: (bytes: Buffer) => receive?.(bytes) };
+  }
+
+  it('sends each publish once, drops its own echo, delivers others, and reports a bad envelope', async () => {
+    const { backplane, sent, inject } = echoingBackplane();
+    const { server, openPair } = await startServer({ backplane });
+    const { client, peer } = await openPair();
+    peer.subscribe('room');
+    const seen = recorder(client);
+    expect(server.publish('room', 'mine')).toBe(1);
+    expect(sent).toHaveLength(1);
+    const other = encodeEnvelope({
+      origin: 'another-process',
+      sequence: 0,
+      topic: 'room',
+      opcode: 1,
+      payload: Buffer.from('theirs'),
+    });
+    const arrivals = new Promise<void>((resolve) => {
+      client.addEventListener('message', () => {
+        if (seen.length === 2) resolve();
+      });
+    });
+    inject(other);
+    await arrivals;
+    const reported = once(server, 'error');
+    inject(Buffer.from([9, 9, 9]));
+    const [error] = (await reported) as [Error];
+    expect(error.message).toBe('A backplane envelope was refused: shorter than an envelope header');
+    expect(await client.ping()).toBe(true);
+    expect(seen).toEqual(['mine', 'theirs']);
   });
 });
