@@ -25,6 +25,8 @@ export class MessageIterator implements AsyncIterableIterator<WebSocketData> {
   private isDone: boolean;
   private isPausing = false;
   private waiting: ((result: IteratorResult<WebSocketData>) => void) | undefined;
+  /** Set while reading waits for the loop to take its turn with the message it was just given. */
+  private yieldTimer: NodeJS.Immediate | undefined;
 
   constructor(controls: IteratorControls, isDone: boolean) {
     this.controls = controls;
@@ -35,6 +37,7 @@ export class MessageIterator implements AsyncIterableIterator<WebSocketData> {
     const waiting = this.waiting;
     if (waiting !== undefined) {
       this.waiting = undefined;
+      this.yieldToLoop();
       waiting({ done: false, value: data });
       return;
     }
@@ -51,6 +54,7 @@ export class MessageIterator implements AsyncIterableIterator<WebSocketData> {
 
   end(): void {
     this.isDone = true;
+    this.endYield();
     this.stopPausing();
     const waiting = this.waiting;
     this.waiting = undefined;
@@ -58,6 +62,8 @@ export class MessageIterator implements AsyncIterableIterator<WebSocketData> {
   }
 
   next(): Promise<IteratorResult<WebSocketData>> {
+    // The loop is back for more: it has answered the last message, if it was going to.
+    this.endYield();
     const item = this.queue.shift();
     if (item !== undefined) {
       this.queuedBytes -= item.size;
@@ -89,9 +95,34 @@ export class MessageIterator implements AsyncIterableIterator<WebSocketData> {
     return this;
   }
 
+  /**
+   * A waiting loop runs its body in a later microtask, not within the 'message' dispatch: reading pauses
+   * until the loop asks for the next message or has had its turn (setImmediate runs after microtasks),
+   * so what the body sends in reply goes out before what the next frames bring (a close, a failure).
+   * One message at a time while the loop keeps up; a body that awaits longer lets reading go on.
+   */
+  private yieldToLoop(): void {
+    if (this.yieldTimer !== undefined) return;
+    this.controls.pauseReading();
+    this.yieldTimer = setImmediate(endIteratorYield, this);
+  }
+
+  /** @internal */
+  endYield(): void {
+    const timer = this.yieldTimer;
+    if (timer === undefined) return;
+    clearImmediate(timer);
+    this.yieldTimer = undefined;
+    this.controls.resumeReading();
+  }
+
   private stopPausing(): void {
     if (!this.isPausing) return;
     this.isPausing = false;
     this.controls.resumeReading();
   }
+}
+
+function endIteratorYield(iterator: MessageIterator): void {
+  iterator.endYield();
 }

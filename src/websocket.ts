@@ -639,7 +639,12 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new Event('drain'));
   }
 
-  /** Counted: the hold and each full iterator pause reading; it resumes when none does. */
+  /**
+   * Counted: the hold, each full iterator and each iterator whose loop has yet to run pause reading; it
+   * resumes when none does. The driver then also stops acting on events already received, so a frame
+   * that came in the same chunk as a message (a close, a protocol error) waits for the application's
+   * answer to the message instead of closing the connection under it.
+   */
   private pauseReading(): void {
     if (this.readingPauses++ === 0) this.driver.pauseInput();
   }

@@ -418,7 +418,9 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       return;
     }
     this.connection.discardInput();
-    if (this.isAwaitingExtension) {
+    if (this.isAwaitingExtension || this.outgoingInFlight > 0) {
+      // A message already received is being decoded, or a reply to one compressed: deliver and write
+      // them before reporting the end.
       this.hasTransportEnded = true;
       return;
     }
@@ -581,6 +583,8 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
       this.readyState = 3;
       this.emitClose(closeEvent.code, closeEvent.reason);
     }
+    // Reading waited for these messages (see canReadEvents).
+    this.readOn();
   }
 
   private onIncomingProcessed(error: Error | null, message: ExtensionMessage | undefined): void {
@@ -596,9 +600,26 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
           )
         : connection.completeExtensionMessage(message.opcode, message.data);
     for (const event of events) this.handle(event);
-    // When the extension answered synchronously we are inside pump() already, which reads on.
-    if (!this.isPumping) this.pump();
-    if (this.hasTransportEnded && !this.isAwaitingExtension) {
+    this.readOn();
+  }
+
+  /**
+   * Whether the next event may be read (a paused consumer aside): not while a received message is in the
+   * extension pipeline (order, bounded memory), nor while messages the application sent are being
+   * compressed. The latter keeps a reply ahead of our close: a frame breaking the protocol right after a
+   * message fails the connection, and its close frame must not overtake the echo of that message (what
+   * Autobahn 3.2, 4.1.3 and 5.15 check). Compression never waits for reading, so this cannot deadlock.
+   */
+  private get canReadEvents(): boolean {
+    return !this.isAwaitingExtension && this.outgoingInFlight === 0;
+  }
+
+  /** Reads on after whatever stopped reading ended, then reports a transport end that had to wait. */
+  private readOn(): void {
+    // When this runs from inside pump() (an extension answering synchronously), pump() reads on itself.
+    if (this.connection === undefined || this.isPumping) return;
+    this.pump();
+    if (this.hasTransportEnded && this.canReadEvents) {
       this.hasTransportEnded = false;
       this.transportEnded();
     }
@@ -616,7 +637,7 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     try {
       // A paused consumer stops delivery too, not only the transport: otherwise the bytes of one socket
       // read could still become thousands of messages (each inflated up to maxLength) queued for it.
-      while (!this.isAwaitingExtension && !io.isConsumerPaused) {
+      while (this.canReadEvents && !io.isConsumerPaused) {
         const event = connection.nextEvent();
         if (event === undefined) break;
         this.handle(event);
