@@ -115,6 +115,8 @@ export class ClientDriver extends Driver {
     this.headers = { ...head.headers };
     const check = validateServerResponse(head, { key: this.key, protocols: this.configuredProtocols });
     if (!check.ok) {
+      // As websocket-driver: once the server's accept value is right, protocol is null until one is agreed.
+      if (check.isAccepted) this.protocol = null;
       this.failHandshake(check.error);
       return;
     }
@@ -123,6 +125,7 @@ export class ClientDriver extends Driver {
     } catch (error) {
       if (!(error instanceof ExtensionNegotiationError)) throw error;
       // RFC 6455 §9.1: an extension the client did not offer (or cannot accept) fails the connection.
+      this.protocol = null;
       this.failHandshake(new HandshakeError(head.statusCode, error.message), CloseCode.MandatoryExtension);
       return;
     }

@@ -5,8 +5,10 @@ import { HandshakeError } from '../protocol/errors.js';
 import {
   buildRejectionResponse,
   buildServerResponse,
+  parseOfferedSubprotocols,
   requestTargetParts,
   type UpgradeRequest,
+  selectSubprotocol,
   validateClientRequest,
 } from '../protocol/handshake.js';
 import { HttpHeadParser } from '../protocol/http-head.js';
@@ -22,6 +24,16 @@ export interface ServerRequest extends UpgradeRequest {
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
+
+/** The client's subprotocol offer, or none when it is malformed (start() then refuses the request). */
+function offeredSubprotocols(request: ServerRequest): string[] {
+  try {
+    return parseOfferedSubprotocols(request.headers['sec-websocket-protocol']);
+  } catch (error) {
+    if (error instanceof HandshakeError) return [];
+    throw error;
+  }
+}
 
 function isEncryptedSocket(socket: unknown): boolean {
   if (typeof socket !== 'object' || socket === null) return false;
@@ -146,6 +158,8 @@ export class ServerDriver extends Driver {
     this.hasRequestHead = true;
     this.method = request.method ?? '';
     this.headers = request.headers;
+    // As websocket-driver: the subprotocol is known once the request is, before start() answers it.
+    this.protocol = selectSubprotocol(offeredSubprotocols(request), this.configuredProtocols);
   }
 
   override get absoluteUrl(): string {

@@ -349,7 +349,8 @@ export class Connection implements MessageHandler {
       this.receiveClose(payload);
     } else if (opcode === Opcode.Ping) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we already sent our close.
-      this.events.push({ type: 'ping', data: payload });
+      // The pong comes before the event, as websocket-driver and ws do: what a 'ping' listener sends
+      // follows the answer.
       if (this.autoPong && !this.hasSentClose) {
         this.events.push({
           type: 'write',
@@ -357,6 +358,7 @@ export class Connection implements MessageHandler {
           opcode: Opcode.Pong,
         });
       }
+      this.events.push({ type: 'ping', data: payload });
     } else {
       this.events.push({ type: 'pong', data: payload });
     }

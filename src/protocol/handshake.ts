@@ -391,7 +391,8 @@ export function buildClientRequest(options: ClientRequestOptions): Buffer {
 /** The outcome of {@link validateServerResponse}. */
 export type ServerResponseCheck =
   | { ok: true; protocol: string | undefined; extensionHeader: string | undefined }
-  | { ok: false; error: HandshakeError };
+  /** `isAccepted`: the status, Upgrade, Connection and Sec-WebSocket-Accept were right (a later check failed). */
+  | { ok: false; error: HandshakeError; isAccepted: boolean };
 
 /**
  * Checks a server's answer as RFC 6455 §4.1 asks of a client: status 101, Upgrade `websocket`,
@@ -411,9 +412,11 @@ export function validateServerResponse(
   expected: { key: string; protocols: readonly string[] },
 ): ServerResponseCheck {
   const { statusCode, headers } = head;
+  let isAccepted = false;
   const fail = (message: string): ServerResponseCheck => ({
     ok: false,
     error: new HandshakeError(statusCode, message),
+    isAccepted,
   });
   if (statusCode !== 101) return fail(`Unexpected server response: ${statusCode}`);
   if (!hasToken(headers.upgrade, 'websocket')) {
@@ -427,6 +430,7 @@ export function validateServerResponse(
   if (accept !== computeAcceptKey(expected.key)) {
     return fail(`Sec-WebSocket-Accept ${JSON.stringify(accept)} does not match the key that was sent`);
   }
+  isAccepted = true;
   const protocol = joinHeader(headers['sec-websocket-protocol']);
   if (protocol !== undefined) {
     if (expected.protocols.length === 0) {

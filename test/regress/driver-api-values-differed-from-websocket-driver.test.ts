@@ -101,3 +101,43 @@ describe('driver API values, the same on hybi as on websocket-driver', () => {
     expect(Object.getOwnPropertyDescriptor(hostile.headers, '__proto__')?.value).toBe('polluted');
   });
 });
+
+// Found by fuzz/properties/driver-differential.test.ts once it ran the same scripts on both libraries.
+describe('driver API values the differential found', () => {
+  it('knows an http() server driver’s subprotocol before start(), as websocket-driver does', () => {
+    const protocols = [hybi, faye].map(
+      (library) =>
+        library.http(upgradeRequest({ 'sec-websocket-protocol': 'chat' }), { protocols: ['chat'] }).protocol,
+    );
+    expect(protocols).toEqual(['chat', 'chat']);
+  });
+
+  it('writes the pong before the ping event, so what a ping listener sends follows it', () => {
+    const orders: string[][] = [];
+    for (const driver of [hybi.http(upgradeRequest()), faye.http(upgradeRequest())]) {
+      const order: string[] = [];
+      orders.push(order);
+      driver.io.on('data', (chunk: Buffer) => {
+        if (!chunk.toString('latin1').startsWith('HTTP/1.1')) order.push(`wrote opcode ${chunk[0]! & 0x0f}`);
+      });
+      driver.on('ping', () => driver.text('after'));
+      driver.start();
+      driver.io.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4]));
+    }
+    // 10 is the pong, 1 the listener's text.
+    expect(orders).toEqual([
+      ['wrote opcode 10', 'wrote opcode 1'],
+      ['wrote opcode 10', 'wrote opcode 1'],
+    ]);
+  });
+
+  it('has protocol null on a client whose server chose a subprotocol it never offered', () => {
+    const values: unknown[] = [];
+    for (const driver of [hybi.client('ws://example.com/'), faye.client('ws://example.com/')]) {
+      driver.on('error', () => {});
+      openClient(driver, 'Sec-WebSocket-Protocol: chat\r\n');
+      values.push(driver.protocol, driver.readyState);
+    }
+    expect(values).toEqual([null, 3, null, 3]);
+  });
+});
