@@ -7,8 +7,8 @@ import {
   buildServerResponse,
   parseOfferedSubprotocols,
   requestTargetParts,
-  type UpgradeRequest,
   selectSubprotocol,
+  type UpgradeRequest,
   validateClientRequest,
 } from '../protocol/handshake.js';
 import { HttpHeadParser } from '../protocol/http-head.js';
