@@ -35,7 +35,16 @@ export { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './node/heartbeat.js';
 import './node/dialer.js';
 
 export type { Backplane } from './node/backplane.js';
-export { clusterBackplane, relayClusterBackplane } from './node/cluster-backplane.js';
+export {
+  type BackplaneDrop,
+  ClusterBackplane,
+  type ClusterBackplaneEvents,
+  type ClusterBackplaneOptions,
+  type ClusterRelayOptions,
+  clusterBackplane,
+  DEFAULT_MAX_IPC_QUEUED_BYTES,
+  relayClusterBackplane,
+} from './node/cluster-backplane.js';
 export { type Http2ClientOptions, Http2UnsupportedError } from './node/http2-client.js';
 export {
   type AttachHttp2Options,
