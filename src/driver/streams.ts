@@ -10,6 +10,8 @@ export interface StreamDriver {
   binary(message: Buffer): boolean;
   /** The transport ended (the socket piped into `io` closed). */
   transportEnded(): void;
+  /** The socket we write to is full. */
+  outputBlocked(): void;
   /** The socket we write to can take more again. */
   outputDrained(): void;
   /** Whether received bytes wait unread: `io.write` then asks the transport to stop reading. */
@@ -39,8 +41,6 @@ export interface StreamDriver {
 export class IOStream extends Stream {
   readable = true;
   writable = true;
-  /** @internal Set while the messages consumer is paused. */
-  isConsumerPaused = false;
   /** @internal Set while the socket we write to is full. */
   isPaused = false;
   private readonly driver: StreamDriver;
@@ -53,6 +53,7 @@ export class IOStream extends Stream {
   /** The writer of our output (the socket) is full: tell the messages writer to back off. */
   pause(): void {
     this.isPaused = true;
+    this.driver.outputBlocked();
   }
 
   resume(): void {

@@ -1,6 +1,7 @@
 // Owns the check that src/ imports only downward (DESIGN.md): no module imports another that imports it
-// back, directly or in a longer circle, type-only imports included; and the floors below src/node (the
-// protocol core, extensions, the Driver and WebSocket faces) import nothing of src/node.
+// back, directly or in a longer circle, type-only imports included; the floors below src/node (the
+// protocol core, extensions, the session, the Driver and WebSocket faces) import nothing of src/node; and
+// the session under both faces imports neither of them.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -141,12 +142,27 @@ describe('the imports of src/', () => {
     expect(findCycles(graph)).toEqual([]);
   });
 
-  it('of the floors below src/node (protocol, extensions, driver, the WebSocket face) name nothing of src/node', () => {
+  it('of the floors below src/node (protocol, extensions, session, driver, the WebSocket face) name nothing of src/node', () => {
     const upward: string[] = [];
     for (const [module, targets] of graph) {
-      if (module.startsWith('node/') || !/^(protocol|extensions|driver)\/|^websocket[^/]*\.ts$/.test(module))
+      if (
+        module.startsWith('node/') ||
+        !/^(protocol|extensions|session|driver)\/|^websocket[^/]*\.ts$/.test(module)
+      )
         continue;
       for (const target of targets) if (target.startsWith('node/')) upward.push(`${module} -> ${target}`);
+    }
+    expect(upward).toEqual([]);
+  });
+
+  it('of the session name neither face (Driver, WebSocket) nor any transport', () => {
+    expect(graph.has('session/session.ts')).toBe(true);
+    const upward: string[] = [];
+    for (const [module, targets] of graph) {
+      if (!module.startsWith('session/')) continue;
+      for (const target of targets) {
+        if (!/^(protocol|extensions|session)\//.test(target)) upward.push(`${module} -> ${target}`);
+      }
     }
     expect(upward).toEqual([]);
   });
