@@ -2,7 +2,8 @@
 // and fails, listing them, on every case whose behavior is not OK; INFORMATIONAL passes, NON-STRICT passes
 // but is counted and listed.
 //
-//   npx tsx autobahn/gate.ts [reports-directory] [--allow-unimplemented] [--strict-close]
+//   npx tsx autobahn/gate.ts [reports-directory] [--allow-unimplemented] [--strict-close] [--strict]
+// (--strict: NON-STRICT fails too, and so does a close behaviour that is not OK or INFORMATIONAL)
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,6 +23,8 @@ export interface GateOptions {
   allowUnimplemented?: boolean;
   /** A behaviorClose other than OK/INFORMATIONAL fails the case too (otherwise it is listed as a note). */
   strictClose?: boolean;
+  /** NON-STRICT fails the case instead of passing with a listing. */
+  nonStrictFails?: boolean;
 }
 
 export interface GateResult {
@@ -96,8 +99,10 @@ export function gateReports(directory: string, options: GateOptions = {}): GateR
         ) {
           if (isCloseBad) (options.strictClose === true ? failures : closeNotes).push(line);
         } else if (behavior === 'NON-STRICT') {
-          nonStrict.push(line);
-          if (isCloseBad && options.strictClose === true) failures.push(line);
+          if (options.nonStrictFails === true) failures.push(line);
+          else nonStrict.push(line);
+          if (isCloseBad && options.strictClose === true && options.nonStrictFails !== true)
+            failures.push(line);
         } else {
           failures.push(line);
         }
@@ -123,11 +128,13 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     options: {
       'allow-unimplemented': { type: 'boolean', default: false },
       'strict-close': { type: 'boolean', default: false },
+      strict: { type: 'boolean', default: false },
     },
   });
   const result = gateReports(resolve(positionals[0] ?? 'reports'), {
     allowUnimplemented: values['allow-unimplemented'],
-    strictClose: values['strict-close'],
+    strictClose: values['strict-close'] || values.strict,
+    nonStrictFails: values.strict,
   });
   process.stdout.write(`${result.lines.join('\n')}\n`);
   process.exitCode = result.passed ? 0 : 1;

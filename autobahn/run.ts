@@ -1,8 +1,10 @@
 // Owns `npm run autobahn`: the real Autobahn|Testsuite (crossbario/autobahn-testsuite in Docker) against
 // hybi's echo server (fuzzingclient) and hybi's client runner (fuzzingserver), then the report gate. Without
-// a Docker engine it says so and exits 1.
+// a Docker engine it says so and exits 1. With --local it runs the same suite without Docker, from the
+// Python 3 port beside the repository (local.ts).
 //
 //   npm run autobahn [-- --mode server|client|all] [--image crossbario/autobahn-testsuite] [--reports reports]
+//   npm run autobahn -- --local [--mode ...] [--face websocket|driver] [--cases JSON] (see local.ts)
 
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
@@ -12,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { runAutobahnClient } from './client-runner.js';
 import { startEchoServer } from './echo-server.js';
 import { gateReports } from './gate.js';
+import { runLocal } from './local.js';
 
 const AUTOBAHN_PORT = 9001;
 const CONTAINER_NAME = 'hybi-autobahn-fuzzingserver';
@@ -71,6 +74,7 @@ function waitForPort(port: number, timeoutMilliseconds: number): Promise<boolean
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--local')) return runLocal(process.argv.slice(2));
   const { values } = parseArgs({
     options: {
       mode: { type: 'string', default: 'all' },

@@ -71,6 +71,19 @@ describe('the report gate', () => {
     expect(gateReports(root, { allowUnimplemented: true, strictClose: true }).passed).toBe(false);
   });
 
+  it('fails NON-STRICT when asked to, listing it once among the failures', async () => {
+    const root = await reports({
+      hybi: { '3.2': entry('NON-STRICT', 'UNCLEAN'), '1.1.1': entry('OK') },
+    });
+    const result = gateReports(root, { strictClose: true, nonStrictFails: true });
+    expect(result.passed).toBe(false);
+    const failing = result.lines
+      .filter((line) => /^ {2}\d/.test(line))
+      .map((line) => line.trim().split(/\s+/)[0]);
+    expect(failing).toEqual(['3.2']);
+    expect(result.lines).not.toContain(' NON-STRICT (1, allowed):');
+  });
+
   it('fails when there is no report to read', () => {
     expect(gateReports(join(tmpdir(), 'hybi-gate-missing-directory')).passed).toBe(false);
   });
