@@ -209,7 +209,6 @@ async function sendControl(
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     return;
   }
-  socket.write(serializeResponse(createResponseDraft(key, undefined)));
   const settings = resolveSettings({ settleTime: 0 });
   const session = new CaseSession({
     socket,
@@ -219,6 +218,7 @@ async function sendControl(
     timing: settings,
     maxMessageLength: 1024 * 1024,
     initialBytes: head,
+    responseHead: Buffer.from(serializeResponse(createResponseDraft(key, undefined))),
   });
   if (message !== undefined) await session.sendMessage(message);
   await session.finish(CONTROL_CLOSE);
@@ -284,7 +284,6 @@ async function runClientCase(
   definition.handshake?.response?.(draft, { headers, extensionOffer });
   const responseText = serializeResponse(draft);
   wireLog.http('tx', responseText);
-  socket.write(responseText);
   handshake.response = responseText;
   handshake.status = Number(draft.statusLine.split(' ')[1]);
   // A case that rewrote the extension answer is testing the client's refusal; no compression then.
@@ -306,6 +305,8 @@ async function runClientCase(
     timing: settings,
     maxMessageLength: settings.maxMessageLength,
     initialBytes: head,
+    // The 101 leaves with the case's first frames, in one write, as Autobahn's does.
+    responseHead: Buffer.from(responseText),
     handshake,
   });
   if (definition.compression?.isRequired === true && agreement === undefined) {

@@ -33,6 +33,12 @@ export interface SessionOptions {
   maxMessageLength: number;
   /** Bytes that arrived behind the handshake head. */
   initialBytes?: Buffer | undefined;
+  /**
+   * Testing clients: the handshake response, not yet written. It leaves in one write with the case's first
+   * frames, as Autobahn's server writes its 101 and what the case sends on open in the same turn (Twisted
+   * buffers both until the reactor writes); a client must cope with frames in the chunk of the 101.
+   */
+  responseHead?: Buffer | undefined;
   handshake?: HandshakeObservation | undefined;
 }
 
@@ -119,6 +125,7 @@ export class CaseSession implements CaseContext {
       // A reset is how some peers drop a connection they failed; the 'close' that follows records it.
       this.wireLog.note(`socket error: ${error.message}`);
     });
+    if (options.responseHead !== undefined) this.queue(options.responseHead);
     if (options.initialBytes !== undefined && options.initialBytes.length > 0)
       this.reader.push(options.initialBytes);
     socket.resume();
@@ -153,23 +160,26 @@ export class CaseSession implements CaseContext {
     const encoded = this.writer.encode(frame);
     if (encoded.opcode === CLOSE_OPCODE) this.recordTesterClose(encoded.payload);
     this.logFrame(encoded, options.chopSize);
+    // Autobahn queues synced frames and chops; its queue writes the first item at once, into whatever the
+    // turn buffered already (the 101, unsynced frames), and each later item in a later turn. So the first
+    // piece joins the batch and leaves with it, and every other piece is a write of its own.
     if (options.chopSize !== undefined) {
-      await this.flushBatch();
+      let isFirst = true;
       for (const piece of chop(encoded.bytes, options.chopSize)) {
         if (this.isAborted) return;
-        await this.write(piece);
+        if (isFirst) await this.flushWith(piece);
+        else await this.write(piece);
+        isFirst = false;
       }
       return;
     }
     if (options.isSync === true) {
-      await this.flushBatch();
-      await this.write(encoded.bytes);
+      await this.flushWith(encoded.bytes);
       return;
     }
     // Frames sent in one turn of the event loop leave in one write, like Autobahn's unsynced frames: a
     // script that awaits each send still puts them on the wire together.
-    this.batch.push(encoded.bytes);
-    this.batchFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushBatch());
+    this.queue(encoded.bytes);
   }
 
   encodeFrame(frame: FrameSpec): Buffer {
@@ -180,10 +190,10 @@ export class CaseSession implements CaseContext {
   }
 
   async sendRaw(bytes: Uint8Array): Promise<void> {
-    await this.flushBatch();
     const buffer = toBuffer(bytes);
     this.wireLog.octets('tx', buffer);
-    await this.write(buffer);
+    // Like Autobahn's direct transport write: behind what this turn queued, in the same write.
+    await this.flushWith(buffer);
   }
 
   async sendMessage(data: string | Uint8Array, options: MessageOptions = {}): Promise<void> {
@@ -434,6 +444,18 @@ export class CaseSession implements CaseContext {
       payload: frame.payload,
       ...(chopSize === undefined ? {} : { chopSize }),
     });
+  }
+
+  /** Adds bytes to the batch, which leaves in one write at the end of this turn of the event loop. */
+  private queue(bytes: Buffer): void {
+    this.batch.push(bytes);
+    this.batchFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushBatch());
+  }
+
+  /** Writes the batch now with `bytes` at its end, in one write. */
+  private flushWith(bytes: Buffer): Promise<void> {
+    this.batch.push(bytes);
+    return this.flushBatch();
   }
 
   private async flushBatch(): Promise<void> {
