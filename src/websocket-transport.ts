@@ -4,6 +4,7 @@
 
 import type { EventEmitter } from 'node:events';
 import type { Driver } from './driver/driver.js';
+import type { Session } from './session/session.js';
 
 /** How the final close of a transport is reported: the WebSocket's close event, before wrapping. */
 export interface TransportCloseEvent {
@@ -52,6 +53,42 @@ export interface WebSocketTransport extends Pick<EventEmitter<TransportEvents>, 
 }
 
 /**
+ * What a {@link SessionTransport} reports to the WebSocket on top: the session's opening, messages,
+ * pings, pongs, a failure ('error', the first one is the one the WebSocket keeps), the session's close
+ * ('closed'), a write buffer that drained ('drain'), and the transport's end ('close', with its
+ * {@link TransportCloseEvent}, once, last).
+ */
+export type TransportReport = 'open' | 'message' | 'ping' | 'pong' | 'error' | 'closed' | 'drain' | 'close';
+
+/** How a transport reports: one function shared by every WebSocket, given the one it reports to. */
+export type TransportReceiver = (owner: object, kind: TransportReport, value: unknown) => void;
+
+/**
+ * A transport that carries a {@link Session} itself, without a Driver: what hybi's servers hand their
+ * WebSockets (`SessionLink`). The WebSocket drives the session directly and hears from the transport
+ * through `attach`; the transport writes what the session makes and feeds it what it reads.
+ */
+export interface SessionTransport {
+  readonly session: Session;
+  /** The WebSocket URL, absolute (`ws://host/path`). */
+  readonly url: string;
+  /** As {@link WebSocketTransport.isClientSide}. */
+  readonly isClientSide?: boolean;
+  /** The HTTP/2 session kind when the WebSocket runs on an HTTP/2 stream (RFC 8441); absent for HTTP/1.1. */
+  readonly httpProtocol?: 'h2' | 'h2c' | undefined;
+  /** Bytes written to the transport and not yet handed to the network, messages being compressed included. */
+  readonly bufferedAmount: number;
+  /** Whether the transport's write buffer is past its high-water mark; when it was, a 'drain' follows. */
+  readonly isWriteBufferFull: boolean;
+  /** Where reports go: the WebSocket calls this once, in its constructor. */
+  attach(owner: object, receiver: TransportReceiver): void;
+  /** Reports `error` as the connection's failure (its close will not be clean), without ending it. */
+  fail(error: Error): void;
+  /** Ends the connection without a closing handshake; `error`, if given, is reported first. */
+  destroy(error?: Error): void;
+}
+
+/**
  * Options of `new WebSocket(url, protocols, options)`. The face reads only these two; the dialer's floor
  * declares the rest by merging into this interface (src/node/client-options.ts adds every `connect()`
  * option), so the type users see is complete while this file names nothing above it.
@@ -71,7 +108,7 @@ export interface WebSocketDialer {
    * The transport of a new client connection to `url`, dialing already, with `isClientSide` set.
    * `options.http2` is `'require'` or `'off'` here. Throws a TypeError for a bad URL or option.
    */
-  open(url: string | URL, options: WebSocketOptions): WebSocketTransport;
+  open(url: string | URL, options: WebSocketOptions): WebSocketTransport | SessionTransport;
 }
 
 let registeredDialer: WebSocketDialer | undefined;

@@ -1,17 +1,20 @@
-// Owns the browser-compatible WebSocket (WHATWG "WebSockets" standard) over any transport that carries a
-// driver: its states, event dispatch, send and close rules, and binaryType conversions.
+// Owns the browser-compatible WebSocket (WHATWG "WebSockets" standard) over the Session a transport
+// carries (its own, or a Driver's): its states, event dispatch, send and close rules, binaryType conversions.
 
 import type { Driver, MessageEvent as DriverMessageEvent, PingEvent } from './driver/driver.js';
 import { MAX_CLOSE_REASON_BYTES } from './protocol/close.js';
 import { isToken } from './protocol/http-head.js';
-import { CloseCode, MAX_CONTROL_PAYLOAD } from './protocol/opcodes.js';
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './protocol/opcodes.js';
 import { PreparedMessage } from './protocol/prepared-message.js';
+import type { Session } from './session/session.js';
 import { CloseEvent, ErrorEvent, type TypedMessageEvent, type WebSocketData } from './websocket-events.js';
 import { MessageIterator } from './websocket-iterator.js';
 import type { PublishOptions, TopicData, TopicHost } from './websocket-topics.js';
 import {
   type HttpProtocol,
+  type SessionTransport,
   type TransportCloseEvent,
+  type TransportReport,
   type WebSocketOptions,
   type WebSocketTransport,
   webSocketDialer,
@@ -30,8 +33,11 @@ export {
 // The transport and dialer interfaces live in websocket-transport.ts; exported here too, as they always were.
 export type {
   HttpProtocol,
+  SessionTransport,
   TransportCloseEvent,
   TransportEvents,
+  TransportReceiver,
+  TransportReport,
   WebSocketOptions,
   WebSocketTransport,
 } from './websocket-transport.js';
@@ -85,14 +91,12 @@ interface EndpointAccess {
 }
 let endpointAccess: EndpointAccess;
 
-/** What arrives from the driver and the transport, for WebSocket#receive. */
+/** What arrives from the session and the transport, for WebSocket#receive. */
 type ReceivedKind = 'message' | 'ping' | 'pong' | 'error' | 'drain' | 'close';
 
 /** The private parts the shared listeners use, set by WebSocket's static block like EndpointAccess. */
 interface ListenerAccess {
-  opened(socket: WebSocket): void;
-  receive(socket: WebSocket, kind: ReceivedKind, value: unknown): void;
-  driverClosed(socket: WebSocket): void;
+  report(socket: WebSocket, kind: TransportReport, value: unknown): void;
   settle(socket: WebSocket): void;
 }
 let listenerAccess: ListenerAccess;
@@ -120,8 +124,11 @@ export class WebSocket extends EventTarget {
   /** The URL: the one given on the client; on the server, the one the request asked for. */
   readonly url: string;
 
-  private readonly transport: WebSocketTransport;
-  private readonly driver: Driver;
+  private readonly transport: WebSocketTransport | SessionTransport;
+  /** The connection this WebSocket drives: the transport's own, or its Driver's. */
+  private readonly session: Session;
+  /** Set when the transport carries a Driver (`new WebSocket(linkSocket(driver, socket))`): its events are heard. */
+  private readonly driver: Driver | undefined;
   private readonly isServerSide: boolean;
   private readonly origin: string;
   private binaryTypeValue: BinaryType = 'nodebuffer';
@@ -177,7 +184,7 @@ export class WebSocket extends EventTarget {
    * ```
    */
   constructor(
-    target: string | URL | WebSocketTransport,
+    target: string | URL | WebSocketTransport | SessionTransport,
     protocols?: string | readonly string[],
     options: WebSocketOptions = {},
   ) {
@@ -212,8 +219,17 @@ export class WebSocket extends EventTarget {
       this.transport = target;
       this.isServerSide = target.isClientSide !== true;
     }
-    this.driver = this.transport.driver;
-    this.url = this.driver.absoluteUrl;
+    const transport = this.transport;
+    if ('driver' in transport && transport.driver !== undefined) {
+      this.driver = transport.driver;
+      this.session = transport.driver.session;
+      this.url = transport.driver.absoluteUrl;
+    } else {
+      const own = transport as SessionTransport;
+      this.driver = undefined;
+      this.session = own.session;
+      this.url = own.url;
+    }
     this.origin = originOf(this.url);
     // The server hands this socket to the application after its handshake: events (early frames
     // included) wait until the application had the socket for one turn of the event loop.
@@ -238,7 +254,7 @@ export class WebSocket extends EventTarget {
   get readyState(): 0 | 1 | 2 | 3 {
     if (this.isClosed) return 3;
     if (this.isClosing) return 2;
-    const state = this.driver.readyState;
+    const state = this.session.readyState;
     return state === 3 ? 2 : state;
   }
 
@@ -258,15 +274,15 @@ export class WebSocket extends EventTarget {
 
   /** The subprotocol the server selected, or ''. */
   get protocol(): string {
-    return this.driver.protocol ?? '';
+    return this.session.protocol ?? '';
   }
 
   /** The extensions in use: the server's Sec-WebSocket-Extensions (client), or their names (server). */
   get extensions(): string {
     if (!this.hasOpened && !this.isServerSide) return '';
-    const header = this.isServerSide ? undefined : this.driver.headers['sec-websocket-extensions'];
-    if (typeof header === 'string') return header;
-    return this.driver.negotiatedExtensions.join(', ');
+    const header = this.isServerSide ? undefined : this.session.responseExtensions;
+    if (header !== undefined) return header;
+    return this.session.negotiatedExtensions.join(', ');
   }
 
   /**
@@ -463,7 +479,7 @@ export class WebSocket extends EventTarget {
       this.pendingPings ??= new Set();
       const pendingPings = this.pendingPings;
       pendingPings.add(resolve);
-      this.driver.ping(payload, () => {
+      this.session.ping(payload, () => {
         pendingPings.delete(resolve);
         resolve(true);
       });
@@ -475,7 +491,7 @@ export class WebSocket extends EventTarget {
     const state = this.readyState;
     if (state === 0) throw new DOMException('The WebSocket is still connecting', 'InvalidStateError');
     const payload = controlPayload(data);
-    if (state === 1) this.driver.pong(payload);
+    if (state === 1) this.session.pong(payload);
   }
 
   /**
@@ -569,10 +585,7 @@ export class WebSocket extends EventTarget {
       },
     };
     listenerAccess = {
-      opened: (socket) => socket.opened(),
-      receive: (socket, kind, value) => socket.receive(kind, value),
-      // The closing handshake is over (or failed): pings can no longer be answered.
-      driverClosed: (socket) => socket.failPendingPings(),
+      report: (socket, kind, value) => socket.report(kind, value),
       settle: (socket) => socket.settleUnsentBytes(),
     };
   }
@@ -588,7 +601,7 @@ export class WebSocket extends EventTarget {
     }
     // Messages still waiting for a Blob are dropped: the close frame must be the last frame sent.
     this.dropSendQueue();
-    this.driver.close(reason, code);
+    this.session.close(code, reason);
   }
 
   /** Moves the messages waiting behind a Blob to the bytes that will never be sent. */
@@ -646,19 +659,24 @@ export class WebSocket extends EventTarget {
    * answer to the message instead of closing the connection under it.
    */
   private pauseReading(): void {
-    if (this.readingPauses++ === 0) this.driver.pauseInput();
+    if (this.readingPauses++ === 0) this.session.pauseInput();
   }
 
   private resumeReading(): void {
-    if (--this.readingPauses === 0) this.driver.resumeInput();
+    if (--this.readingPauses === 0) this.session.resumeInput();
   }
 
   /**
-   * The listeners are functions shared by every socket (below the class), which find theirs through a
-   * symbol on the driver: eight closures per connection cost ~0.5 KiB on an idle server.
+   * A transport of its own session reports to one shared function. A Driver's events are heard through
+   * listeners shared by every socket (below the class), which find theirs through a symbol on the
+   * driver: eight closures per connection cost ~0.5 KiB on an idle server.
    */
   private listen(): void {
     const driver = this.driver;
+    if (driver === undefined) {
+      (this.transport as SessionTransport).attach(this, receiveReport);
+      return;
+    }
     (driver as unknown as OwnedDriver)[OWNER] = this;
     driver.on('open', onDriverOpen);
     driver.on('message', onDriverMessage);
@@ -666,12 +684,13 @@ export class WebSocket extends EventTarget {
     driver.on('pong', onDriverPong);
     driver.on('error', onDriverError);
     driver.on('close', onDriverClose);
-    this.transport.on('drain', onTransportDrain);
-    this.transport.on('close', onTransportClose);
+    const transport = this.transport as WebSocketTransport;
+    transport.on('drain', onTransportDrain);
+    transport.on('close', onTransportClose);
   }
 
   private opened(): void {
-    if (this.isOfferingProtocols && !this.driver.protocol) {
+    if (this.isOfferingProtocols && !this.session.protocol) {
       // WHATWG WebSockets, "establish a WebSocket connection": protocols were offered and the server
       // selected none, so the connection fails ('error', then 'close' 1006) instead of opening.
       this.transport.destroy(new Error('The server selected none of the subprotocols offered'));
@@ -682,6 +701,14 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new Event('open'));
     // connect() resolves on 'open': frames that came with the 101 wait until its awaiter has run.
     this.hold();
+  }
+
+  /** What the transport (or the Driver's events) report. */
+  private report(kind: TransportReport, value: unknown): void {
+    if (kind === 'open') this.opened();
+    // The closing handshake is over (or failed): pings can no longer be answered.
+    else if (kind === 'closed') this.failPendingPings();
+    else this.receive(kind, value);
   }
 
   /** Acts on an event now, or, while events are held, queues it (only then is a closure made). */
@@ -790,15 +817,13 @@ export class WebSocket extends EventTarget {
   }
 
   private sendNow(data: string | ArrayBuffer | ArrayBufferView | PreparedMessage, compress: boolean): void {
-    const driver = this.driver;
+    const session = this.session;
     if (data instanceof PreparedMessage) {
-      driver.sendPrepared(data, compress ? undefined : NO_COMPRESSION);
+      session.sendPrepared(data, compress);
       return;
     }
-    const payload = typeof data === 'string' ? data : toBuffer(data);
-    if (!compress) driver.send(payload, { compress: false });
-    else if (typeof payload === 'string') driver.text(payload);
-    else driver.binary(payload);
+    if (typeof data === 'string') session.send(Opcode.Text, data, compress);
+    else session.send(Opcode.Binary, toBuffer(data), compress);
   }
 
   private async runSendQueue(): Promise<void> {
@@ -812,9 +837,11 @@ export class WebSocket extends EventTarget {
             data = await item.data.arrayBuffer();
           } catch (error) {
             // The standard fails the connection when a Blob cannot be read; 1011 says it was our side.
-            this.driver.emit('error', error instanceof Error ? error : new Error(String(error)));
+            const failure = error instanceof Error ? error : new Error(String(error));
+            if (this.driver === undefined) (this.transport as SessionTransport).fail(failure);
+            else this.driver.emit('error', failure);
             this.isClosing = true;
-            this.driver.close('Could not read a Blob to send', CloseCode.InternalError);
+            this.session.close(CloseCode.InternalError, 'Could not read a Blob to send');
             return;
           }
         } else {
@@ -892,8 +919,6 @@ function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView | Blob {
   return data instanceof ArrayBuffer || ArrayBuffer.isView(data) || data instanceof Blob;
 }
 
-const NO_COMPRESSION = { compress: false } as const;
-
 function byteLengthOf(data: SendableData): number {
   if (typeof data === 'string') return Buffer.byteLength(data, 'utf8');
   if (data instanceof Blob) return data.size;
@@ -970,29 +995,33 @@ function ownerOf(driver: Driver): WebSocket {
 }
 
 function onDriverOpen(this: Driver): void {
-  listenerAccess.opened(ownerOf(this));
+  listenerAccess.report(ownerOf(this), 'open', undefined);
 }
 function onDriverMessage(this: Driver, event: DriverMessageEvent): void {
-  listenerAccess.receive(ownerOf(this), 'message', event.data);
+  listenerAccess.report(ownerOf(this), 'message', event.data);
 }
 function onDriverPing(this: Driver, event: PingEvent): void {
-  listenerAccess.receive(ownerOf(this), 'ping', event.payload);
+  listenerAccess.report(ownerOf(this), 'ping', event.payload);
 }
 function onDriverPong(this: Driver, event: PingEvent): void {
-  listenerAccess.receive(ownerOf(this), 'pong', event.payload);
+  listenerAccess.report(ownerOf(this), 'pong', event.payload);
 }
 function onDriverError(this: Driver, error: Error): void {
-  listenerAccess.receive(ownerOf(this), 'error', error);
+  listenerAccess.report(ownerOf(this), 'error', error);
 }
 function onDriverClose(this: Driver): void {
-  listenerAccess.driverClosed(ownerOf(this));
+  listenerAccess.report(ownerOf(this), 'closed', undefined);
 }
 function onTransportDrain(this: WebSocketTransport): void {
-  listenerAccess.receive(ownerOf(this.driver), 'drain', undefined);
+  listenerAccess.report(ownerOf(this.driver), 'drain', undefined);
+}
+function onTransportClose(this: WebSocketTransport, event: TransportCloseEvent): void {
+  listenerAccess.report(ownerOf(this.driver), 'close', event);
+}
+/** The one receiver of every SessionTransport's reports. */
+function receiveReport(owner: object, kind: TransportReport, value: unknown): void {
+  listenerAccess.report(owner as WebSocket, kind, value);
 }
 function settleUnsentBytes(socket: WebSocket): void {
   listenerAccess.settle(socket);
-}
-function onTransportClose(this: WebSocketTransport, event: TransportCloseEvent): void {
-  listenerAccess.receive(ownerOf(this.driver), 'close', event);
 }

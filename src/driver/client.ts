@@ -130,6 +130,7 @@ export class ClientDriver extends Driver {
       return;
     }
     this.protocol = check.protocol ?? null;
+    this.keepResponseExtensions();
     this.holdInput(result.rest);
     this.open();
   }

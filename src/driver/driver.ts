@@ -406,6 +406,12 @@ export abstract class Driver extends EventEmitter<DriverEvents> implements Strea
     return this.session.acceptOffer(offeredProtocols, this.configuredProtocols, extensionOffer);
   }
 
+  /** A client's handshake succeeded: the server's Sec-WebSocket-Extensions is what a WebSocket reports. */
+  protected keepResponseExtensions(): void {
+    const header = this.headers['sec-websocket-extensions'];
+    if (typeof header === 'string') this.session.responseExtensions = header;
+  }
+
   /** Bytes before the connection opened: the handshake's, or early frames to keep for later. */
   protected abstract receiveHandshakeBytes(chunk: Buffer): void;
 

@@ -91,6 +91,7 @@ export class Http2ClientDriver extends Driver {
       );
     }
     this.protocol = check.protocol ?? null;
+    this.keepResponseExtensions();
     this.open();
     return true;
   }

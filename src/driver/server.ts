@@ -56,7 +56,8 @@ export function isSecureRequest(request: ServerRequest): boolean {
   );
 }
 
-function urlOf(request: ServerRequest): string {
+/** The WebSocket URL a request asks for (`ws://host/path?query`, `wss:` over TLS): Host and the target. */
+export function webSocketUrlOf(request: ServerRequest): string {
   const host = request.headers.host;
   // RFC 9112 §3.2.2: an absolute-form target names the host itself, and that wins over Host.
   const target = requestTargetParts(request.url ?? '/');
@@ -86,7 +87,7 @@ export class ServerDriver extends Driver {
   private hasRequestHead = false;
 
   constructor(request: ServerRequest | undefined, options: DriverOptions = {}) {
-    super('server', request === undefined ? '' : urlOf(request), options);
+    super('server', request === undefined ? '' : webSocketUrlOf(request), options);
     if (request === undefined) {
       this.headParser = new HttpHeadParser(
         'request',
@@ -145,7 +146,7 @@ export class ServerDriver extends Driver {
     // websocket-driver's server() gives the request target itself (`/chat?room=1`), not a URL: routing
     // code compares it with paths.
     this.url = head.target;
-    this.rawModeUrl = urlOf(this.request!);
+    this.rawModeUrl = webSocketUrlOf(this.request!);
     // A copy: the held bytes are unmasked in place once parsed.
     this.body = result.rest.length === 0 ? EMPTY_BODY : Buffer.from(result.rest);
     this.holdInput(result.rest);

@@ -8,7 +8,7 @@ import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { http as httpDriver, server as rawDriver, validateOptions } from '../driver/index.js';
+import { server as rawDriver, validateOptions } from '../driver/index.js';
 import type { ServerDriver, ServerRequest } from '../driver/server.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { buildRejectionResponse, requestTargetParts, validateClientRequest } from '../protocol/handshake.js';
@@ -26,6 +26,7 @@ import {
 import type { Backplane } from './backplane.js';
 import { attachHttp2, type Http2WebSocketHost, type Http2WebSocketRequest } from './http2-server.js';
 import { openServerSocket } from './open-server-socket.js';
+import { openUpgradedSocket } from './session-upgrade.js';
 import { shutdown } from './shutdown.js';
 import { DEFAULT_CLOSE_TIMEOUT, linkSocket } from './socket-link.js';
 import { TopicClients, TopicRegistry } from './topics.js';
@@ -496,11 +497,8 @@ async function acceptPreparedUpgrade(
     refuse(socket, refusal);
     throw refusal;
   }
-  const driver = httpDriver(upgradeRequest, prepared.driverOptions);
-  for (const [name, value] of prepared.headers) driver.setHeader(name, value);
-  // node:http read the whole head and admission is over: the 101 goes out in openServerSocket.
-  const link = linkSocket(driver, socket, { ...prepared.linkOptions, handshakeTimeout: 0, head });
-  return openServerSocket(driver, link);
+  // node:http read the whole head and admission is over: the 101 (or the error) goes out now.
+  return openUpgradedSocket(upgradeRequest, socket, head, prepared);
 }
 
 /**

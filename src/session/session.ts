@@ -83,8 +83,8 @@ export class Session {
   responseExtensions: string | undefined;
   readonly extensions: Extensions;
   readonly maxLength: number;
+  readonly role: Role;
   private readonly host: SessionHost;
-  private readonly role: Role;
   private readonly options: SessionOptions;
   private connection: Connection | undefined;
   /**
