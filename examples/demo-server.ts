@@ -196,6 +196,14 @@ function serveHttp(request: IncomingMessage, response: ServerResponse): void {
   response.end(request.method === 'HEAD' ? undefined : CHAT_PAGE);
 }
 
+/**
+ * The tab's icon, inline so that the browser does not ask for /favicon.ico (a 404 in the console): a
+ * speech bubble in SVG.
+ */
+const FAVICON_DATA_URL = `data:image/svg+xml,${encodeURIComponent(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path fill="#2a8" d="M4 4h24a2 2 0 0 1 2 2v15a2 2 0 0 1-2 2H13l-7 6v-6H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>',
+)}`;
+
 /** The whole page: no external assets, the browser's own WebSocket, text only ever set as textContent. */
 const CHAT_PAGE = `<!doctype html>
 <html lang="en">
@@ -203,10 +211,12 @@ const CHAT_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>hybi chat</title>
+<link rel="icon" href="${FAVICON_DATA_URL}">
 <style>
   :root { font-family: system-ui, sans-serif; color-scheme: light dark; }
+  *, *::before, *::after { box-sizing: border-box; }
   body { max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
-  header { display: flex; align-items: baseline; justify-content: space-between; }
+  header { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: 0 0.5rem; }
   #status { font-size: 0.9rem; padding: 0.2rem 0.6rem; border-radius: 1rem; background: #8884; }
   #status[data-state="open"] { background: #2a84; }
   #status[data-state="closed"] { background: #c334; }
@@ -215,8 +225,11 @@ const CHAT_PAGE = `<!doctype html>
   #messages .name { font-weight: 600; margin-right: 0.4rem; }
   #messages .time { color: #888; font-size: 0.8rem; margin-right: 0.4rem; }
   form { display: flex; gap: 0.5rem; }
-  #name { width: 8rem; }
-  #text { flex: 1; }
+  /* An input's intrinsic width (about 20 characters) is its flex minimum unless min-width says 0: without
+     it the row is wider than a 375 px phone and Send is pushed off the screen. */
+  #name { flex: 0 1 8rem; min-width: 0; }
+  #text { flex: 1 1 0; min-width: 0; }
+  #send { flex: none; }
 </style>
 </head>
 <body>

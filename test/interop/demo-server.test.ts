@@ -2,11 +2,17 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RawData, WebSocket } from 'ws';
 import { type DemoServer, startDemoServer } from '../../examples/demo-server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium)
+  console.warn(`demo page in Chromium skipped: ${CHROMIUM} is not installed (.ci/run installs it with apt)`);
 
 interface ReceivedMessage {
   data: RawData;
@@ -95,6 +101,55 @@ describe('demo server page', () => {
     const body = await response.text();
     expect(body).toContain('new WebSocket');
     expect(body).toContain('/chat');
+  });
+});
+
+describe.skipIf(!hasChromium)('demo server page in Chromium (headless)', () => {
+  it('fits a 375 px phone screen with Send on it, chats, and asks for nothing that answers 404', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 375, height: 667 } });
+      // Every failed load (the favicon's 404 among them) and every console error the page would show.
+      const problems: string[] = [];
+      page.on('response', (response) => {
+        if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+      });
+      page.on('requestfailed', (request) => problems.push(`failed ${request.url()}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+      });
+      await page.goto(demo.url);
+      // The page's own code runs in the browser, so these are written as expressions (no DOM types here).
+      await page.waitForFunction("document.getElementById('status').dataset.state === 'open'");
+      const text = 'a message typed on a narrow screen, long enough to wrap onto a second line';
+      await page.fill('#text', text);
+      await page.click('#send');
+      await page.waitForFunction(
+        `[...document.querySelectorAll('#messages li')].some((item) => item.textContent.endsWith(${JSON.stringify(text)}))`,
+      );
+      const layout = (await page.evaluate(`(() => {
+        const send = document.getElementById('send').getBoundingClientRect();
+        const root = document.documentElement;
+        return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, sendLeft: send.left, sendRight: send.right };
+      })()`)) as { scrollWidth: number; clientWidth: number; sendLeft: number; sendRight: number };
+      expect(layout.clientWidth).toBe(375);
+      expect(layout.scrollWidth).toBe(375);
+      expect(layout.sendLeft).toBeGreaterThanOrEqual(0);
+      expect(layout.sendRight).toBeLessThanOrEqual(375);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
 
