@@ -73,6 +73,18 @@ export {
   ReconnectingWebSocket,
 } from './node/reconnecting-websocket.js';
 export {
+  DEFAULT_REDIS_CHANNEL_PREFIX,
+  DEFAULT_REDIS_MAX_QUEUED_BYTES,
+  RedisBackplane,
+  type RedisBackplaneDrop,
+  type RedisBackplaneEvents,
+  type RedisBackplaneLoss,
+  type RedisBackplaneOptions,
+  type RedisPublisherLike,
+  type RedisSubscriberLike,
+  redisBackplane,
+} from './node/redis-backplane.js';
+export {
   type AcceptOptions,
   acceptSocket,
   acceptUpgrade,

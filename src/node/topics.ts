@@ -37,6 +37,8 @@ export class TopicRegistry implements TopicHost<WebSocket> {
   /** The envelope sequence of this registry's publishes (per publisher, wraps at 2³²). */
   private sequence = 0;
   private readonly onBackplaneError: (error: Error) => void;
+  /** False once closed: topics that empty afterwards (sockets closing with the server) are not told. */
+  private isBackplaneOpen = true;
 
   /**
    * With a `backplane`, every publish also goes to the other processes, and theirs reach the sockets
@@ -55,11 +57,12 @@ export class TopicRegistry implements TopicHost<WebSocket> {
     this.maxTopicsPerSocket = maxTopicsPerSocket;
     this.backplane = backplane;
     this.onBackplaneError = onBackplaneError;
-    this.closeBackplane = backplane?.open(this.receiveEnvelope);
+    this.closeBackplane = backplane?.open(this.receiveEnvelope, onBackplaneError);
   }
 
   /** Stops receiving from the backplane (the server is closing); local topics keep working. */
   close(): void {
+    this.isBackplaneOpen = false;
     this.closeBackplane?.();
   }
 
@@ -91,6 +94,7 @@ export class TopicRegistry implements TopicHost<WebSocket> {
     if (members === undefined) {
       members = new Set();
       this.subscribers.set(topic, members);
+      if (this.isBackplaneOpen) this.backplane?.topicAdded?.(topic);
     }
     members.add(socket);
     return true;
@@ -144,7 +148,7 @@ export class TopicRegistry implements TopicHost<WebSocket> {
       members === undefined ? 0 : sendToMembers(members, message, options.compress !== false, except);
     if (envelope !== undefined) {
       this.sequence = (this.sequence + 1) >>> 0;
-      this.backplane?.send(envelope);
+      this.backplane?.send(envelope, topic);
     }
     return count;
   }
@@ -177,7 +181,10 @@ export class TopicRegistry implements TopicHost<WebSocket> {
     const members = this.subscribers.get(topic);
     if (members === undefined) return;
     members.delete(socket);
-    if (members.size === 0) this.subscribers.delete(topic);
+    if (members.size === 0) {
+      this.subscribers.delete(topic);
+      if (this.isBackplaneOpen) this.backplane?.topicRemoved?.(topic);
+    }
   }
 }
 
