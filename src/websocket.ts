@@ -101,6 +101,16 @@ interface ListenerAccess {
 }
 let listenerAccess: ListenerAccess;
 
+/** The handler attribute of a type, for the shared listener (set by WebSocket's static block). */
+let handlerOf: (socket: WebSocket, type: string) => Handler<Event>;
+
+/** The one listener behind every socket's handler attributes: calls the one set for the event's type. */
+function callHandler(this: WebSocket, event: Event): void {
+  // EventTarget calls a listener with the target as `this` (event.currentTarget is not set for the
+  // MessageEvent class Node takes from undici).
+  handlerOf(this, event.type)?.call(this, event);
+}
+
 /**
  * A WebSocket as browsers have it, for Node: `new WebSocket(url)` opens a client connection; servers
  * (`WebSocketServer`, `acceptUpgrade`, `acceptSocket`) hand out the same class. Beyond the standard:
@@ -164,9 +174,12 @@ export class WebSocket extends EventTarget {
   private readingPauses = 0;
   private iterators: Set<MessageIterator> | undefined;
   private pendingPings: Set<(wasAnswered: boolean) => void> | undefined;
-  private handlers:
-    | Map<HandlerType, { handler: Handler<Event>; listener: (event: Event) => void }>
-    | undefined;
+  // The event handler attributes (onopen ...): one field each, called by one listener shared by every
+  // socket, so that setting onmessage costs no Map, entry or closure per connection.
+  private openHandler: Handler<Event> = null;
+  private messageHandler: Handler<Event> = null;
+  private errorHandler: Handler<Event> = null;
+  private closeHandler: Handler<Event> = null;
   /** The topics of the WebSocketServer that accepted this socket: one pointer, the state lives there. */
   private topicHost: TopicHost<WebSocket> | undefined;
 
@@ -864,33 +877,45 @@ export class WebSocket extends EventTarget {
   }
 
   private getHandler(type: HandlerType): Handler<Event> {
-    return this.handlers?.get(type)?.handler ?? null;
+    switch (type) {
+      case 'open':
+        return this.openHandler;
+      case 'message':
+        return this.messageHandler;
+      case 'error':
+        return this.errorHandler;
+      default:
+        return this.closeHandler;
+    }
   }
 
-  /** Event handler attributes (HTML §8.1.8.1): one listener per type, added when first set. */
+  /**
+   * Event handler attributes (HTML §8.1.8.1): the shared listener is added when a handler is first set
+   * (its place among the listeners is then fixed), removed when the handler is set to null.
+   */
   private setHandler(type: HandlerType, handler: Handler<Event>): void {
-    const entry = this.handlers?.get(type);
+    const previous = this.getHandler(type);
     const value = typeof handler === 'function' ? handler : null;
-    if (value === null) {
-      if (entry !== undefined) {
-        super.removeEventListener(type, entry.listener);
-        this.handlers?.delete(type);
-      }
-      return;
+    switch (type) {
+      case 'open':
+        this.openHandler = value;
+        break;
+      case 'message':
+        this.messageHandler = value;
+        break;
+      case 'error':
+        this.errorHandler = value;
+        break;
+      default:
+        this.closeHandler = value;
     }
-    if (entry !== undefined) {
-      entry.handler = value;
-      return;
-    }
-    const created = {
-      handler: value,
-      listener: (event: Event) => {
-        created.handler?.call(this, event);
-      },
-    };
-    this.handlers ??= new Map();
-    this.handlers.set(type, created);
-    super.addEventListener(type, created.listener);
+    if (previous === null && value !== null) super.addEventListener(type, callHandler);
+    else if (previous !== null && value === null) super.removeEventListener(type, callHandler);
+  }
+
+  static {
+    // The shared listener reads the handler attribute through this friend function.
+    handlerOf = (socket, type) => socket.getHandler(type as HandlerType);
   }
 }
 

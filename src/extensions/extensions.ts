@@ -23,6 +23,17 @@ export class ExtensionNegotiationError extends Error {
 }
 
 /**
+ * A client's Sec-WebSocket-Extensions read by the §9.1 grammar; throws ExtensionNegotiationError for one
+ * that breaks it. A server with no extension registered still answers a malformed offer with 400.
+ */
+export function parseOffer(header: string | undefined): { offers: readonly ExtensionOffer[] } {
+  const parsed = parseExtensionHeader(header);
+  if (!parsed.ok)
+    throw new ExtensionNegotiationError(`Invalid Sec-WebSocket-Extensions header: ${parsed.reason}`);
+  return parsed;
+}
+
+/**
  * One step of the pipeline: a session and direction. Sessions may finish messages out of order
  * (websocket-extensions allows it); a stage hands results on strictly in the order they came in.
  */
@@ -216,9 +227,7 @@ export class Extensions {
    * is accepted. Throws ExtensionNegotiationError for a header that breaks the §9.1 grammar.
    */
   generateResponse(header: string | undefined): string | undefined {
-    const parsed = parseExtensionHeader(header);
-    if (!parsed.ok)
-      throw new ExtensionNegotiationError(`Invalid Sec-WebSocket-Extensions header: ${parsed.reason}`);
+    const parsed = parseOffer(header);
     const offersByName = new Map<string, ExtensionParams[]>();
     const order: string[] = [];
     for (const offer of parsed.offers) {

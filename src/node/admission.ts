@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { DriverOptions } from '../driver/driver.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { assertSafeHeader } from '../protocol/handshake.js';
+import type { SessionOptions } from '../session/session.js';
 import type { AcceptOptions, UpgradeRequestInfo, VerifyRejection, VerifyResult } from './accept-options.js';
 import { DEFAULT_HEARTBEAT, validateHeartbeat } from './heartbeat.js';
 import { originChecker } from './origins.js';
@@ -14,6 +15,8 @@ import { DEFAULT_HANDSHAKE_TIMEOUT, type SocketLinkOptions } from './socket-link
 /** AcceptOptions checked and turned into what the driver, the link and the admission step need. */
 export interface PreparedOptions {
   readonly driverOptions: DriverOptions;
+  /** What a server's session takes: the driver options with client masking required (RFC 6455 §5.1), made once. */
+  readonly sessionOptions: SessionOptions;
   readonly linkOptions: SocketLinkOptions;
   readonly handshakeTimeout: number;
   readonly headers: readonly (readonly [string, string])[];
@@ -55,13 +58,15 @@ export function prepareOptions(options: AcceptOptions): PreparedOptions {
       'verifyRequest is a function (request) => boolean | VerifyRejection | Promise of one',
     );
   }
+  const driverOptions: DriverOptions = {
+    ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
+    ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
+    ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+    ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+  };
   return {
-    driverOptions: {
-      ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
-      ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
-      ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
-      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
-    },
+    driverOptions,
+    sessionOptions: { requireMasking: true, ...driverOptions },
     linkOptions: {
       ...(options.closeTimeout === undefined ? {} : { closeTimeout: options.closeTimeout }),
       heartbeat: heartbeat === false ? false : validateHeartbeat(heartbeat),

@@ -36,7 +36,7 @@ export interface SessionLinkOptions {
  * session, what the session writes goes to the socket, and everything the WebSocket needs to hear is
  * handed to it through one shared function (`attach`), not through events.
  */
-export class SessionLink implements SessionTransport, SessionHost {
+export class SessionLink implements SessionTransport, SessionHost, HeartbeatHost {
   readonly session: Session;
   readonly socket: Duplex;
   readonly url: string;
@@ -79,7 +79,7 @@ export class SessionLink implements SessionTransport, SessionHost {
     this.closeTimeout = closeTimeout;
     this.customAbort = options.abort;
     this.session = new Session(this, role, sessionOptions);
-    this.heartbeat = heartbeat === false ? undefined : new Heartbeat(heartbeat, new LinkHeartbeatHost(this));
+    this.heartbeat = heartbeat === false ? undefined : new Heartbeat(heartbeat, this);
 
     // WebSocket messages are latency-sensitive and already framed: Nagle would only delay them.
     const tcp = socket as Duplex & { setNoDelay?: (noDelay: boolean) => unknown };
@@ -113,9 +113,23 @@ export class SessionLink implements SessionTransport, SessionHost {
     this.receiver = receiver;
   }
 
-  /** Whether the socket is being read: false while the application has paused reading. */
-  get isReading(): boolean {
+  // --- the heartbeat's host (the link itself: no object per connection for it) -------------------
+
+  /** @internal Whether the socket is being read: false while the application has paused reading. */
+  isReading(): boolean {
     return !this.isReadPaused;
+  }
+
+  /** @internal The heartbeat's ping. */
+  ping(): void {
+    this.session.ping();
+  }
+
+  /** @internal No pong arrived in time. */
+  expire(timeout: number): void {
+    // RFC 6455 §7.1.7: a peer that does not answer a ping will not answer a close frame either, so the
+    // connection is failed at once; the application sees the 'error' saying why, then 1006 (§7.1.5).
+    this.destroy(new Error(`No pong arrived within ${timeout} ms of a heartbeat ping`));
   }
 
   /** Bytes not yet handed to the network: the socket's buffer, plus messages still being compressed. */
@@ -400,27 +414,4 @@ function closeLinkSoon(link: SessionLink): void {
 }
 function endLinkSoon(link: SessionLink): void {
   link.socketEnded();
-}
-
-/** The heartbeat's view of a link: one small object instead of three closures per connection. */
-class LinkHeartbeatHost implements HeartbeatHost {
-  private readonly link: SessionLink;
-
-  constructor(link: SessionLink) {
-    this.link = link;
-  }
-
-  ping(): void {
-    this.link.session.ping();
-  }
-
-  expire(timeout: number): void {
-    // RFC 6455 §7.1.7: a peer that does not answer a ping will not answer a close frame either, so the
-    // connection is failed at once; the application sees the 'error' saying why, then 1006 (§7.1.5).
-    this.link.destroy(new Error(`No pong arrived within ${timeout} ms of a heartbeat ping`));
-  }
-
-  isReading(): boolean {
-    return this.link.isReading;
-  }
 }

@@ -23,12 +23,11 @@ export function openUpgradedSocket(
   head: Buffer,
   prepared: PreparedOptions,
 ): WebSocket {
-  const sessionOptions = { requireMasking: true, ...prepared.driverOptions };
   const link = new SessionLink(
     socket,
     'server',
     webSocketUrlOf(request),
-    sessionOptions,
+    prepared.sessionOptions,
     prepared.linkOptions,
   );
   const session = link.session;

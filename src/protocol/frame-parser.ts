@@ -40,7 +40,15 @@ export const MAX_QUEUED_INPUT_BYTES = 4 * 1024 * 1024;
 export class FrameParser {
   private readonly sink: FrameSink;
   private readonly maskExpectation: MaskExpectation;
-  private readonly header: FrameHeader = createFrameHeader();
+  /**
+   * The header being read, made on the first frame. Its `maskingKey` is one array shared by every
+   * parser (filled and used synchronously): the key of a frame split across chunks is kept in
+   * `maskKeyLow`/`maskKeyHigh` instead, so that an idle connection holds no typed array of its own.
+   */
+  private header: FrameHeader | undefined;
+  /** Bytes 0-1 and 2-3 of the current frame's masking key, as two small integers. */
+  private maskKeyLow = 0;
+  private maskKeyHigh = 0;
   /** Header bytes that arrived split across chunks; made the first time a header is split. */
   private headerScratch: Uint8Array | undefined;
   private headerScratchLength = 0;
@@ -56,7 +64,7 @@ export class FrameParser {
    * pipeline or a paused consumer). Bound: MAX_QUEUED_INPUT_BYTES, past which parse() fails with 1008;
    * emptied as parsing goes on, or at once by discardInput() when the transport is gone.
    */
-  private readonly queuedInput: Buffer[] = [];
+  private queuedInput: Buffer[] | undefined;
   private queuedBytes = 0;
 
   constructor(sink: FrameSink, maskExpectation: MaskExpectation) {
@@ -71,6 +79,7 @@ export class FrameParser {
       this.input = chunk;
       this.inputOffset = 0;
     } else {
+      this.queuedInput ??= [];
       this.queuedInput.push(chunk);
       this.queuedBytes += chunk.length;
     }
@@ -80,7 +89,7 @@ export class FrameParser {
   discardInput(): void {
     this.input = undefined;
     this.inputOffset = 0;
-    this.queuedInput.length = 0;
+    this.queuedInput = undefined;
     this.queuedBytes = 0;
   }
 
@@ -106,7 +115,7 @@ export class FrameParser {
       while (this.input !== undefined) {
         const isPaused = this.parseChunk(this.input);
         if (this.inputOffset >= this.input.length) {
-          const next = this.queuedInput.shift();
+          const next = this.queuedInput?.shift();
           if (next !== undefined) this.queuedBytes -= next.length;
           this.input = next;
           this.inputOffset = 0;
@@ -123,6 +132,7 @@ export class FrameParser {
   /** Parses from `inputOffset`; returns true when the sink asked to pause. */
   private parseChunk(chunk: Buffer): boolean {
     const end = chunk.length;
+    this.header ??= createSharedKeyHeader();
     const header = this.header;
     let offset = this.inputOffset;
     while (offset < end) {
@@ -153,6 +163,11 @@ export class FrameParser {
           this.headerScratchLength = 0;
         }
         this.checkMask(header);
+        if (header.hasMask) {
+          const key = header.maskingKey;
+          this.maskKeyLow = key[0]! | (key[1]! << 8);
+          this.maskKeyHigh = key[2]! | (key[3]! << 8);
+        }
         this.sink.onFrameHeader(header);
         if (header.payloadLength === 0) {
           if (this.sink.onFrameEnd(header)) {
@@ -170,13 +185,13 @@ export class FrameParser {
       const taken = Math.min(available, this.payloadRemaining);
       const payloadEnd = offset + taken;
       if (header.hasMask) {
-        this.maskKeyOffset = applyMaskUnchecked(
-          chunk,
-          header.maskingKey,
-          offset,
-          payloadEnd,
-          this.maskKeyOffset,
-        );
+        // The shared key array may hold another connection's key since this frame's header was read.
+        const key = header.maskingKey;
+        key[0] = this.maskKeyLow & 0xff;
+        key[1] = this.maskKeyLow >>> 8;
+        key[2] = this.maskKeyHigh & 0xff;
+        key[3] = this.maskKeyHigh >>> 8;
+        this.maskKeyOffset = applyMaskUnchecked(chunk, key, offset, payloadEnd, this.maskKeyOffset);
       }
       const payload = chunk.subarray(offset, payloadEnd);
       offset = payloadEnd;
@@ -203,4 +218,11 @@ export class FrameParser {
       throw new ProtocolError(CloseCode.ProtocolError, 'Received a masked frame from a server');
     }
   }
+}
+
+/** One masking-key array for every parser's header: read and used within one synchronous parse step. */
+const SHARED_MASKING_KEY = new Uint8Array(4);
+
+function createSharedKeyHeader(): FrameHeader {
+  return createFrameHeader(SHARED_MASKING_KEY);
 }

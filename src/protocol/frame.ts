@@ -16,7 +16,8 @@ export interface FrameHeader {
   maskingKey: Uint8Array;
 }
 
-export function createFrameHeader(): FrameHeader {
+/** A header to decode into; `maskingKey` is the array the key is written to (four bytes, a new one by default). */
+export function createFrameHeader(maskingKey: Uint8Array = new Uint8Array(4)): FrameHeader {
   return {
     isFinal: false,
     rsv1: false,
@@ -25,7 +26,7 @@ export function createFrameHeader(): FrameHeader {
     opcode: 0,
     hasMask: false,
     payloadLength: 0,
-    maskingKey: new Uint8Array(4),
+    maskingKey,
   };
 }
 

@@ -48,16 +48,18 @@ export class MessageAssembler implements FrameSink {
   private messageRsvBits = 0;
   private messageLength = 0;
   private fragmentCount = 0;
-  private readonly payload = new PayloadBuffer();
+  // Made on first use (a data frame with a payload, a text message, a control frame with a body): an
+  // idle connection, or one that only ever gets empty pongs, holds none of them.
+  private payload: PayloadBuffer | undefined;
   /** Validate while receiving: text messages without RSV bits (extension-transformed data is checked later). */
   private isValidatingUtf8 = false;
   /** The data frame in progress is a whole message (final, not a continuation). */
   private isWholeMessageFrame = false;
-  private readonly utf8 = new Utf8Validator();
+  private utf8: Utf8Validator | undefined;
 
   /** The frame in progress is a control frame; its payload collects here. */
   private isControlFrame = false;
-  private readonly controlChunks: Buffer[] = [];
+  private controlChunks: Buffer[] | undefined;
 
   constructor(handler: MessageHandler, options: MessageAssemblerOptions) {
     this.handler = handler;
@@ -112,7 +114,10 @@ export class MessageAssembler implements FrameSink {
       this.messageLength = 0;
       this.fragmentCount = 0;
       this.isValidatingUtf8 = opcode === Opcode.Text && rsvBits === 0;
-      if (this.isValidatingUtf8) this.utf8.reset();
+      if (this.isValidatingUtf8) {
+        this.utf8 ??= new Utf8Validator();
+        this.utf8.reset();
+      }
     }
 
     // RFC 6455 §10.4: refuse what is too big before buffering any of it.
@@ -133,6 +138,7 @@ export class MessageAssembler implements FrameSink {
 
   onFramePayload(payload: Buffer): void {
     if (this.isControlFrame) {
+      this.controlChunks ??= [];
       this.controlChunks.push(payload);
       return;
     }
@@ -141,28 +147,34 @@ export class MessageAssembler implements FrameSink {
         // The whole message in one slice: the handler validates it while decoding it, one pass instead
         // of two, and still on this chunk, so failing fast (RFC 6455 §8.1) is kept.
         this.isValidatingUtf8 = false;
-      } else if (!this.utf8.update(payload)) {
+      } else if (!this.utf8!.update(payload)) {
         throw new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in a text message');
       }
     }
+    this.payload ??= new PayloadBuffer();
     this.payload.append(payload);
   }
 
   onFrameEnd(header: FrameHeader): boolean {
     if (this.isControlFrame) {
       const chunks = this.controlChunks;
-      const payload = chunks.length === 0 ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      chunks.length = 0;
+      const payload =
+        chunks === undefined || chunks.length === 0
+          ? EMPTY
+          : chunks.length === 1
+            ? chunks[0]!
+            : Buffer.concat(chunks);
+      if (chunks !== undefined) chunks.length = 0;
       this.isControlFrame = false;
       this.handler.onControlFrame(header.opcode, payload);
       return true;
     }
     if (!header.isFinal) return false;
 
-    if (this.isValidatingUtf8 && !this.utf8.isComplete()) {
+    if (this.isValidatingUtf8 && !this.utf8!.isComplete()) {
       throw new ProtocolError(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
     }
-    const data = this.payload.take();
+    const data = this.payload === undefined ? EMPTY : this.payload.take();
     const opcode = this.messageOpcode;
     const rsvBits = this.messageRsvBits;
     const isUtf8Checked = this.isValidatingUtf8;

@@ -3,7 +3,7 @@
 // the closing handshake around messages still being compressed, and what waits for the opening.
 
 import type { Extension, ExtensionMessage } from '../extensions/extension.js';
-import { ExtensionNegotiationError, Extensions } from '../extensions/extensions.js';
+import { ExtensionNegotiationError, Extensions, parseOffer } from '../extensions/extensions.js';
 import { type PerMessageDeflateOptions, permessageDeflate } from '../extensions/permessage-deflate.js';
 import { Connection, type ConnectionEvent, DEFAULT_MAX_LENGTH, type Role } from '../protocol/connection.js';
 import { HandshakeError, ProtocolError } from '../protocol/errors.js';
@@ -81,12 +81,13 @@ export class Session {
   protocol: string | null | undefined = undefined;
   /** A client's: the server's Sec-WebSocket-Extensions, as the WebSocket's `extensions` reports it. */
   responseExtensions: string | undefined;
-  readonly extensions: Extensions;
   readonly maxLength: number;
   readonly role: Role;
   private readonly host: SessionHost;
   private readonly options: SessionOptions;
   private connection: Connection | undefined;
+  /** Made when an extension is registered: a connection without any holds none. */
+  private extensionsValue: Extensions | undefined;
   /**
    * Bytes that arrived before the connection opened (frames a client sent right after its request).
    * Bound: `receive` returns false while any is held, so a transport that honours it adds nothing until
@@ -123,10 +124,20 @@ export class Session {
     this.role = role;
     this.options = options;
     this.maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
-    this.extensions = new Extensions({ maxLength: this.maxLength });
     if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
       this.extensions.add(sharedPermessageDeflate(options.perMessageDeflate));
     }
+  }
+
+  /** The extensions of this connection (made on first use): register with `add`, negotiate, run. */
+  get extensions(): Extensions {
+    this.extensionsValue ??= new Extensions({ maxLength: this.maxLength });
+    return this.extensionsValue;
+  }
+
+  /** Whether an extension was negotiated: messages then pass through the pipeline. */
+  private get hasActiveExtensions(): boolean {
+    return this.extensionsValue?.isActive === true;
   }
 
   /** Whether the protocol runs (open() was called and the session has a connection). */
@@ -141,7 +152,7 @@ export class Session {
 
   /** Names of the extensions negotiated in the handshake. */
   get negotiatedExtensions(): string[] {
-    return this.extensions.activeNames;
+    return this.extensionsValue?.activeNames ?? [];
   }
 
   /**
@@ -239,7 +250,7 @@ export class Session {
    * its bytes depend on this connection.
    */
   sendPrepared(message: PreparedMessage, compress: boolean): boolean {
-    if (this.readyState !== 1 || this.extensions.isActive) {
+    if (this.readyState !== 1 || this.hasActiveExtensions) {
       return this.send(message.opcode, message.data, compress);
     }
     const connection = this.connection!;
@@ -347,7 +358,9 @@ export class Session {
     const protocol = selectSubprotocol(offeredProtocols, configuredProtocols);
     let extensionHeader: string | undefined;
     try {
-      extensionHeader = this.extensions.generateResponse(extensionOffer);
+      const extensions = this.extensionsValue;
+      if (extensions === undefined) parseOffer(extensionOffer);
+      else extensionHeader = extensions.generateResponse(extensionOffer);
     } catch (error) {
       if (error instanceof ExtensionNegotiationError) return new HandshakeError(400, error.message);
       throw error;
@@ -361,20 +374,21 @@ export class Session {
     // The transport may have ended (or close() been called) while the handshake response was written.
     if (this.readyState !== 0) return;
     const options = this.options;
+    const extensions = this.extensionsValue;
     const connection = new Connection({
       role: this.role,
       maxLength: this.maxLength,
       ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
       ...(options.requireMasking === undefined ? {} : { requireMasking: options.requireMasking }),
       ...(options.masking === undefined ? {} : { masking: options.masking }),
-      allowedRsvBits: this.extensions.allowedRsvBits,
-      hasExtensions: this.extensions.isActive,
+      allowedRsvBits: extensions?.allowedRsvBits ?? 0,
+      hasExtensions: extensions?.isActive === true,
       // The session replies to a close itself, after any message still in the extension pipeline.
       autoCloseReply: false,
     });
     this.connection = connection;
-    if (this.extensions.isActive) {
-      this.extensions.onProcessed(
+    if (extensions?.isActive === true) {
+      extensions.onProcessed(
         (error, message) => this.onIncomingProcessed(error, message),
         (error, message) => this.onOutgoingProcessed(error, message),
       );
@@ -408,7 +422,7 @@ export class Session {
     this.readyState = 3;
     this.pendingInput = undefined;
     this.queuedSends = undefined;
-    this.extensions.close();
+    this.extensionsValue?.close();
     this.host.sessionError(error);
     this.emitClose(code, error.message);
     return false;
@@ -419,7 +433,7 @@ export class Session {
   private sendNow(opcode: number, data: string | Buffer, compress: boolean): boolean {
     const connection = this.connection!;
     if (!connection.canSend) return false;
-    if (!this.extensions.isActive) {
+    if (!this.hasActiveExtensions) {
       this.host.sessionWrite(
         typeof data === 'string' ? connection.sendText(data) : connection.sendFragment(opcode, data, true),
       );
@@ -438,7 +452,7 @@ export class Session {
     this.inFlightSizes ??= [];
     this.inFlightSizes.push(message.data.length);
     this.outgoingInFlightBytes += message.data.length;
-    this.extensions.processOutgoingMessage(message);
+    this.extensionsValue!.processOutgoingMessage(message);
     return true;
   }
 
@@ -551,7 +565,7 @@ export class Session {
       this.host.sessionWrite(event.data);
     } else if (event.type === 'extension-message') {
       this.isAwaitingExtension = true;
-      this.extensions.processIncomingMessage({
+      this.extensionsValue!.processIncomingMessage({
         rsv1: (event.rsvBits & RSV1) !== 0,
         rsv2: (event.rsvBits & RSV2) !== 0,
         rsv3: (event.rsvBits & RSV3) !== 0,
@@ -612,7 +626,7 @@ export class Session {
   private emitClose(code: number, reason: string): void {
     if (this.hasEmittedClose) return;
     this.hasEmittedClose = true;
-    this.extensions.close();
+    this.extensionsValue?.close();
     this.pingCallbacks = undefined;
     this.isAwaitingExtension = false;
     this.host.sessionClosed(code, reason);
