@@ -3,7 +3,7 @@ import type { Extension, ExtensionMessage, MessageCallback } from '../../src/ext
 import * as hybi from '../../src/index.js';
 import { Connection } from '../../src/protocol/connection.js';
 import { computeAcceptKey } from '../../src/protocol/handshake.js';
-import { UPGRADE_KEY as KEY, upgradeRequest } from '../support/upgrade-request.js';
+import { upgradeRequest } from '../support/upgrade-request.js';
 
 /** The tests' request targets /chat. */
 function chatRequest(headers: Record<string, string> = {}) {
