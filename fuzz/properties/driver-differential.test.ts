@@ -2,13 +2,14 @@
 // websocket-driver 0.8 and on hybi, as a server (http() and server()) and as a client, over in-memory
 // pipes; step by step, hybi must do what websocket-driver did, or what a listed divergence says instead.
 
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as hybiDriver from '../../src/index.js';
 import { upgradeRequest } from '../../test/support/upgrade-request.js';
 import { faye } from '../../test/support/websocket-driver.js';
 import { encodeFrame } from '../arbitraries/frames.js';
-import { DriverExpectation } from '../support/driver-divergences.js';
+import { DRIVER_DIVERGENCE_NAMES, DriverExpectation } from '../support/driver-divergences.js';
 import { type DriverMode, driverScriptArbitrary, playScript } from '../support/driver-script.js';
 import { fuzzTest, recordCounts } from '../support/settings.js';
 
@@ -81,5 +82,17 @@ describe('driver divergence early-frames-wait-for-open (not generated: checked h
       ['ping early', 'open'],
       ['open', 'ping early'],
     ]);
+  });
+});
+
+describe('the divergences from websocket-driver', () => {
+  it('are each listed, by name, in README\'s "Differences from websocket-driver"', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('## Differences from websocket-driver');
+    const end = readme.indexOf('\n## ', start + 1);
+    expect(start).toBeGreaterThan(-1);
+    const section = readme.slice(start, end === -1 ? undefined : end);
+    const missing = DRIVER_DIVERGENCE_NAMES.filter((name) => !section.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // Owns the deliberate differences between hybi's Driver and websocket-driver 0.8's: from what
-// websocket-driver did in each step of a script, what hybi must do. Every rule is listed in
-// fuzz/README.md ("Divergences from websocket-driver") with the RFC section behind hybi's choice.
+// websocket-driver did in each step of a script, what hybi must do. Every rule is listed in README.md
+// ("Differences from websocket-driver") with the RFC section behind hybi's choice.
 
 import {
   type AppAction,
@@ -10,24 +10,27 @@ import {
   type StepObservation,
 } from './driver-script.js';
 
-/** The divergences, by name (fuzz/README.md, "Divergences from websocket-driver"). */
-export type DriverDivergenceName =
-  | 'failure-reason-text'
-  | 'unmasked-frame-is-1002'
-  | 'masked-frame-to-client-fails'
-  | 'violation-while-closing-fails'
-  | 'transport-end-is-1006'
-  | 'no-status-is-1005'
-  | 'close-codes-1012-1014'
-  | 'invalid-close-code-fails'
-  | 'ping-callbacks-all-kept'
-  | 'no-pong-after-close'
-  | 'client-ready-state-before-start'
-  | 'messages-while-closing-delivered'
-  | 'pause-holds-input'
-  | 'server-protocol-preference'
-  | 'closed-driver-ignores-input'
-  | 'raw-server-pong';
+/** The divergences, by name; README's "Differences from websocket-driver" gives each one with its reason. */
+export const DRIVER_DIVERGENCE_NAMES = [
+  'failure-reason-text',
+  'unmasked-frame-is-1002',
+  'masked-frame-to-client-fails',
+  'violation-while-closing-fails',
+  'transport-end-is-1006',
+  'no-status-is-1005',
+  'close-codes-1012-1014',
+  'invalid-close-code-fails',
+  'ping-callbacks-all-kept',
+  'no-pong-after-close',
+  'client-ready-state-before-start',
+  'messages-while-closing-delivered',
+  'pause-holds-input',
+  'server-protocol-preference',
+  'closed-driver-ignores-input',
+  'raw-server-pong',
+] as const;
+
+export type DriverDivergenceName = (typeof DRIVER_DIVERGENCE_NAMES)[number];
 
 /** Close codes websocket-driver 0.8 accepts from a peer: its ERROR_CODES list and 3000-4999. */
 function isCodeWebsocketDriverKnows(code: number): boolean {
