@@ -10,7 +10,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { ConformanceCase } from '../../src/conformance/case.js';
 import { createCatalogue } from '../../src/conformance/catalogue.js';
 import { startClientTester } from '../../src/conformance/client-tester.js';
-import { CaseSession } from '../../src/conformance/session.js';
+import { CaseSession, fragmentsOf } from '../../src/conformance/session.js';
 import { resolveSettings } from '../../src/conformance/settings.js';
 import { WireLog } from '../../src/conformance/wire-log.js';
 
@@ -41,6 +41,27 @@ function caseById(id: string): ConformanceCase {
 }
 
 /** Runs a case's script as the server (the tester of clients) and returns the writes it made. */
+/** The frames in unmasked bytes as [opcode, isFinal, payload length], walking the headers (RFC 6455 §5.2). */
+function framesIn(bytes: Buffer): [opcode: number, isFinal: boolean, length: number][] {
+  const frames: [number, boolean, number][] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const first = bytes[offset]!;
+    let length = bytes[offset + 1]! & 0x7f;
+    let headerLength = 2;
+    if (length === 126) {
+      length = bytes.readUInt16BE(offset + 2);
+      headerLength = 4;
+    } else if (length === 127) {
+      length = Number(bytes.readBigUInt64BE(offset + 2));
+      headerLength = 10;
+    }
+    frames.push([first & 0x0f, (first & 0x80) !== 0, length]);
+    offset += headerLength + length;
+  }
+  return frames;
+}
+
 async function writesOf(id: string, responseHead: Buffer | undefined): Promise<Buffer[]> {
   const socket = new RecordingSocket();
   const session = new CaseSession({
@@ -52,11 +73,14 @@ async function writesOf(id: string, responseHead: Buffer | undefined): Promise<B
     maxMessageLength: 1024 * 1024,
     responseHead,
   });
-  await caseById(id).run(session);
-  // Unsynced frames leave at the end of the turn.
+  const running = caseById(id).run(session);
+  // Unsynced frames leave at the end of the turn; cases that then wait for an echo are stopped.
   await new Promise((resolve) => setImmediate(resolve));
-  socket.destroy();
-  return socket.writes;
+  await new Promise((resolve) => setImmediate(resolve));
+  const writes = [...socket.writes];
+  session.abort('the test has the writes it needs');
+  await running;
+  return writes;
 }
 
 describe('what the native suite puts in one write, as Autobahn does', () => {
@@ -117,5 +141,34 @@ describe('what the native suite puts in one write, as Autobahn does', () => {
       socket.destroy();
       await tester.close();
     }
+  });
+});
+
+describe('how the native suite fragments a message, as Autobahn does', () => {
+  it('cuts a payload that is a multiple of the fragment size with an empty final fragment', () => {
+    const lengths = (size: number, fragmentSize: number | undefined) =>
+      fragmentsOf(Buffer.alloc(size), fragmentSize).map((piece) => piece.length);
+    expect(lengths(8, 4)).toEqual([4, 4, 0]);
+    expect(lengths(9, 4)).toEqual([4, 4, 1]);
+    expect(lengths(4, 4)).toEqual([4]);
+    expect(lengths(4, undefined)).toEqual([4]);
+  });
+
+  it('sends 6.2.4 as one byte a frame and an empty final frame, in one write', async () => {
+    const writes = await writesOf('6.2.4', undefined);
+    expect(writes).toHaveLength(1);
+    const frames = framesIn(writes[0]!);
+    expect(frames).toEqual([
+      [0x1, false, 1],
+      ...Array.from({ length: 10 }, () => [0x0, false, 1]),
+      [0x0, true, 0],
+    ]);
+  });
+
+  it('sends 9.3.2 (4 MiB in 256-byte fragments) as 16,385 frames, one more than ws accepts', async () => {
+    const frames = framesIn(Buffer.concat(await writesOf('9.3.2', undefined)));
+    expect(frames).toHaveLength(4 * 4096 + 1);
+    expect(frames.at(-1)).toEqual([0x0, true, 0]);
+    expect(frames.slice(0, -1).every(([, isFinal, length]) => !isFinal && length === 256)).toBe(true);
   });
 });

@@ -272,20 +272,13 @@ export function utf8Cases(): ConformanceCase[] {
 function oneBytePerFrame(id: string, what: string, payload: Buffer, isValid: boolean): ConformanceCase {
   return defineCase({
     id,
-    description: `Send ${what} in frames of 1 byte each, so that frames end inside code points.`,
+    description: `Send ${what} in frames of 1 byte each, so that frames end inside code points, then an empty final frame (as Autobahn fragments it).`,
     expectation: isValid
       ? 'The text is echoed: UTF-8 is checked over the message, not per frame; clean close with 1000.'
       : 'The connection is failed with 1007 (or TCP dropped).',
     references: ['RFC 6455 §8.1', 'RFC 6455 §5.4'],
     expect: isValid ? answersThenClosesNormally(text(payload)) : invalidText,
-    run: async (context) => {
-      for (let index = 0; index < payload.length; index++) {
-        await context.send({
-          opcode: index === 0 ? TEXT : CONTINUATION,
-          isFinal: index === payload.length - 1,
-          payload: payload.subarray(index, index + 1),
-        });
-      }
-    },
+    // Autobahn's sendMessage with fragmentSize 1: one byte a frame, then an empty final frame.
+    run: (context) => context.sendMessage(payload, { binary: false, fragmentSize: 1, compress: false }),
   });
 }
