@@ -1,7 +1,8 @@
 // Owns `npm run autobahn:agree`: the real Autobahn|Testsuite (../shared/autobahn, Python 3, no Docker) and
 // hybi's native suite on the same peers and the same cases, one run at a time, compared case by case. Prints
 // a table of verdict counts per peer and suite, then every case where the two verdicts differ, and writes
-// both as JSON. Bounded: each run is stopped after --run-timeout seconds.
+// both as JSON. Bounded: each run is stopped after --run-timeout seconds. Exit status 1 when a disagreement
+// is not on the DOCUMENTED list below, 2 when a run could not finish.
 //
 //   npm run autobahn:agree [-- --peers hybi-server,ws-client] [--old-hybi-src /tmp/old-hybi/src]
 //                          [--cases 1.*,2.*] [--out reports/agree] [--run-timeout 600]
@@ -33,6 +34,30 @@ const DEFAULT_CASES = [
   ...[1, 2, 3, 4, 5, 6].flatMap((index) => [`12.1.${index}`, `13.1.${index}`, `13.7.${index}`]),
 ];
 
+/**
+ * Disagreements that are understood, with why: the script reports them apart and does not fail on them.
+ * `peers` limits an entry to peers whose name starts with one of these.
+ */
+const DOCUMENTED: readonly { ids: readonly string[]; peers?: readonly string[]; why: string }[] = [
+  {
+    ids: ['7.1.1'],
+    why: "deliberate: the native 7.1.1 sends a close frame right behind the message, in the same write, as Autobahn's description of 7.1.1 says; Autobahn's code has that sendClose commented out and closes only after the echo, so only the native case sees a peer drop the echo of a message that arrived with a close",
+  },
+  {
+    ids: ['3.3', '3.4', '4.1.5', '4.2.5'],
+    peers: ['hybi-client-old'],
+    why: 'a race in the peer, in both suites: its first-turn hold loses the echo only when the later writes (synced frames, one-octet chops) reach it before its next turn, so each run of either suite may call these OK or NON-STRICT',
+  },
+];
+
+function documentedWhy(peer: string, id: string): string | undefined {
+  return DOCUMENTED.find(
+    (entry) =>
+      entry.ids.includes(id) &&
+      (entry.peers === undefined || entry.peers.some((name) => peer.startsWith(name))),
+  )?.why;
+}
+
 interface Peer {
   name: string;
   role: 'server' | 'client';
@@ -55,6 +80,12 @@ const autobahnHome = resolve(process.env.AUTOBAHN_HOME ?? join(repositoryRoot, '
 const cases = values.cases === undefined ? DEFAULT_CASES : values.cases.split(',').map((c) => c.trim());
 const runTimeoutMilliseconds = Number(values['run-timeout']) * 1000;
 const suitesToRun = new Set(values.suites.split(','));
+if (suitesToRun.has('autobahn') && !existsSync(join(autobahnHome, 'bin', 'wstest'))) {
+  process.stderr.write(
+    `the real Autobahn|Testsuite is not at ${autobahnHome} (set AUTOBAHN_HOME, or --suites native)\n`,
+  );
+  process.exit(2);
+}
 const allPeers: Peer[] = [
   { name: 'hybi-server', role: 'server', args: ['server', 'hybi'] },
   { name: 'ws-server', role: 'server', args: ['server', 'ws'] },
@@ -153,6 +184,10 @@ async function runBounded(
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  // A command that cannot start (ENOENT) ends as an exit with no code, reported by the caller.
+  child.on('error', (error) => {
+    output += `${error.message}\n`;
+  });
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
@@ -331,7 +366,15 @@ interface PeerComparison {
   onlyNative: string[];
   autobahn: Record<Verdict, number>;
   native: Record<Verdict, number>;
-  disagreements: { id: string; autobahn: Verdict; native: Verdict; autobahnWhy: string; nativeWhy: string }[];
+  disagreements: {
+    id: string;
+    autobahn: Verdict;
+    native: Verdict;
+    autobahnWhy: string;
+    nativeWhy: string;
+    /** Why the difference is expected, when it is. */
+    documented: string | undefined;
+  }[];
   errors: string[];
   seconds: { autobahn: number; native: number };
   /** Every case's verdict in each suite, for the JSON report. */
@@ -370,6 +413,7 @@ for (const peer of peers) {
         native: native.verdicts.get(id)!,
         autobahnWhy: [autobahn.closeNotes.get(id), autobahn.reasons.get(id)].filter(Boolean).join('; '),
         nativeWhy: native.reasons.get(id) ?? '',
+        documented: documentedWhy(peer.name, id),
       })),
     errors: [autobahn.error, native.error].filter((error): error is string => error !== undefined),
     seconds: { autobahn: autobahn.seconds, native: native.seconds },
@@ -402,7 +446,10 @@ for (const comparison of comparisons) {
   const header = `${comparison.peer}: ${comparison.disagreements.length} disagreement(s) on ${comparison.shared.length} shared cases (Autobahn ${comparison.seconds.autobahn.toFixed(0)} s, native ${comparison.seconds.native.toFixed(0)} s)`;
   lines.push(header);
   for (const item of comparison.disagreements) {
-    lines.push(`  ${item.id}: Autobahn ${item.autobahn}, native ${item.native}`);
+    lines.push(
+      `  ${item.id}: Autobahn ${item.autobahn}, native ${item.native}${item.documented === undefined ? ' (UNDOCUMENTED)' : ''}`,
+    );
+    if (item.documented !== undefined) lines.push(`    documented: ${item.documented}`);
     if (item.autobahnWhy !== '') lines.push(`    Autobahn: ${item.autobahnWhy.slice(0, 240)}`);
     if (item.nativeWhy !== '') lines.push(`    native:   ${item.nativeWhy.slice(0, 240)}`);
   }
@@ -419,5 +466,7 @@ await writeFile(join(out, 'agreement.json'), `${JSON.stringify({ cases, comparis
 await writeFile(join(out, 'agreement.md'), `${lines.join('\n')}\n`);
 log(`${((Date.now() - startedAt) / 1000).toFixed(0)} s in all; written to ${out}/agreement.{md,json}`);
 const hasErrors = comparisons.some((comparison) => comparison.errors.length > 0);
-const hasDisagreements = comparisons.some((comparison) => comparison.disagreements.length > 0);
+const hasDisagreements = comparisons.some((comparison) =>
+  comparison.disagreements.some((item) => item.documented === undefined),
+);
 process.exitCode = hasErrors ? 2 : hasDisagreements ? 1 : 0;
