@@ -2,9 +2,8 @@
 // Owns the `hybi` command: `connect` (a client for the terminal, like wscat), `listen` (an echo or
 // broadcast server), and `conformance` (the hybi-conformance suite as a subcommand).
 
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainModule } from '../node/main-module.js';
 import { EXIT, runConnect } from './connect-command.js';
 import { runListen } from './listen-command.js';
 import { Printer, shouldUseColor } from './output.js';
@@ -170,17 +169,7 @@ async function version(): Promise<string> {
   }
 }
 
-function isMainModule(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;

@@ -2,10 +2,10 @@
 // Owns the hybi-conformance command: test a server by URL, serve the Autobahn runner protocol to test
 // clients, or list the cases; print the summary, write the reports, exit 1 when a case FAILED.
 
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainModule } from '../node/main-module.js';
 import { casesFor, categoryTitle, createCatalogue, selectCases, subcategoryTitle } from './catalogue.js';
 import { startClientTester } from './client-tester.js';
 import { formatTimeLeft } from './progress.js';
@@ -305,17 +305,7 @@ function runListCommand(values: Values): number {
   return 0;
 }
 
-function isMainModule(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;
